@@ -1,0 +1,55 @@
+# spacepulse — the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+LOCAL := deployments/local
+# Addresses of the local servers started by $(LOCAL)/up.sh.
+export SPACEPULSE_CLICKHOUSE_ADDR ?= 127.0.0.1:9000
+export SPACEPULSE_KAFKA_BROKERS   ?= 127.0.0.1:9092
+
+.PHONY: demo test test-unit bench build generate up down servers tools clean
+
+## demo: the whole pipeline on this machine: ClickHouse (installed if missing),
+## an embedded Kafka broker, the consumer and a synthetic load, then the report.
+demo:
+	$(LOCAL)/clickhouse.sh install
+	$(LOCAL)/clickhouse.sh start
+	$(GO) run ./deployments/cmd/spacepulse-demo
+
+## test: start real ClickHouse and real Kafka and run every test, integration
+## tests included (SPACEPULSE_INTEGRATION=1: they fail rather than skip).
+test: tools servers
+	SPACEPULSE_INTEGRATION=1 $(GO) test -count=1 -timeout 30m ./...
+	python3 -m pytest -q sql/tests
+
+## test-unit: the tests that need no server.
+test-unit:
+	SPACEPULSE_INTEGRATION=0 $(GO) test -count=1 ./...
+
+## bench: 5M events Kafka (embedded) -> ClickHouse, plus the Go micro-benchmarks.
+bench:
+	$(LOCAL)/clickhouse.sh install
+	$(LOCAL)/clickhouse.sh start
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200000x ./schemas/ ./consumers/...
+	$(GO) run ./deployments/cmd/spacepulse-bench
+
+build:
+	$(GO) build -o bin/ ./producers/cmd/... ./consumers/cmd/... ./sql/cmd/... ./deployments/cmd/...
+
+## generate: regenerate schemas/pb/event.pb.go from schemas/pb/event.proto.
+generate: tools
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" protoc --go_out=. --go_opt=paths=source_relative schemas/pb/event.proto
+
+tools:
+	$(LOCAL)/tools.sh install
+
+servers:
+	$(LOCAL)/up.sh
+
+up: servers
+
+down:
+	$(LOCAL)/down.sh
+
+clean: down
+	rm -rf .run bin

@@ -1,0 +1,103 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config says where to read, where to put invalid events and how to batch.
+// The zero value of a field means its default.
+type Config struct {
+	// Topic is the Kafka topic read (default "spaces.events").
+	Topic string
+	// DLQTopic receives invalid events (default "spaces.events.dlq").
+	DLQTopic string
+
+	// BatchRows cuts a batch at this many events (default 100,000).
+	BatchRows int
+	// BatchBytes cuts a batch when its Kafka values reach this size
+	// (default 64 MiB).
+	BatchBytes int
+	// BatchAge cuts a non-empty batch this long after its first event
+	// (default 1s), so a quiet topic still lands promptly.
+	BatchAge time.Duration
+	// QueueDepth is how many cut batches may wait for the writer (default 2).
+	QueueDepth int
+
+	// RetryMin and RetryMax bound the backoff between attempts of a failed
+	// insert, dead-letter write or commit (defaults 100ms and 10s).
+	RetryMin, RetryMax time.Duration
+	// DrainTimeout bounds the final flush and commit on shutdown (default 30s).
+	DrainTimeout time.Duration
+
+	// Now is the clock used to reject events too far in the future
+	// (default time.Now).
+	Now func() time.Time
+	// Logger receives the pipeline's logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Defaults of Config.
+const (
+	DefaultTopic      = "spaces.events"
+	DefaultDLQTopic   = "spaces.events.dlq"
+	DefaultBatchRows  = 100_000
+	DefaultBatchBytes = 64 << 20
+	DefaultBatchAge   = time.Second
+)
+
+func (c *Config) setDefaults() {
+	if c.Topic == "" {
+		c.Topic = DefaultTopic
+	}
+	if c.DLQTopic == "" {
+		c.DLQTopic = DefaultDLQTopic
+	}
+	if c.BatchRows == 0 {
+		c.BatchRows = DefaultBatchRows
+	}
+	if c.BatchBytes == 0 {
+		c.BatchBytes = DefaultBatchBytes
+	}
+	if c.BatchAge == 0 {
+		c.BatchAge = DefaultBatchAge
+	}
+	if c.QueueDepth == 0 {
+		c.QueueDepth = 2
+	}
+	if c.RetryMin == 0 {
+		c.RetryMin = 100 * time.Millisecond
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = 10 * time.Second
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 30 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports the first setting that cannot work, in one line that
+// names what to change.
+func (c *Config) Validate() error {
+	switch {
+	case c.BatchRows < 0 || c.BatchRows > 10_000_000:
+		return fmt.Errorf("batch rows %d: want 1 to 10,000,000 (-batch-rows, SPACEPULSE_BATCH_ROWS)", c.BatchRows)
+	case c.BatchBytes < 0 || c.BatchBytes > 1<<30:
+		return fmt.Errorf("batch bytes %d: want 1 to 1 GiB (-batch-bytes, SPACEPULSE_BATCH_BYTES)", c.BatchBytes)
+	case c.BatchAge < 0:
+		return fmt.Errorf("batch age %s: want a positive duration such as 1s (-batch-age, SPACEPULSE_BATCH_AGE)", c.BatchAge)
+	case c.QueueDepth < 0:
+		return errors.New("queue depth must be positive")
+	case c.Topic != "" && c.Topic == c.DLQTopic:
+		return fmt.Errorf("dead-letter topic %q is the topic read: choose another (-dlq-topic, SPACEPULSE_DLQ_TOPIC)", c.DLQTopic)
+	}
+	return nil
+}

@@ -1,0 +1,186 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/compress"
+
+	"github.com/spacepulse/spacepulse/sql/warehouse"
+)
+
+// ConsumerConfig is everything spacepulse-consumer needs: Kafka, ClickHouse
+// and the pipeline settings.
+type ConsumerConfig struct {
+	Brokers    string // comma-separated host:port list
+	Group      string
+	Migrate    bool // apply the sql/ migrations before consuming
+	Pipeline   Config
+	ClickHouse warehouse.Config
+}
+
+// Default Kafka settings.
+const (
+	DefaultBrokers = "127.0.0.1:9092"
+	DefaultGroup   = "spacepulse-consumer"
+)
+
+// BindFlags registers the consumer's flags on fs. Environment equivalents
+// (SPACEPULSE_KAFKA_BROKERS, …) are applied by the caller's parser.
+func (c *ConsumerConfig) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Brokers, "kafka-brokers", DefaultBrokers, "Kafka bootstrap brokers, comma-separated host:port")
+	fs.StringVar(&c.Pipeline.Topic, "kafka-topic", DefaultTopic, "topic to consume")
+	fs.StringVar(&c.Group, "kafka-group", DefaultGroup, "consumer group id")
+	fs.StringVar(&c.Pipeline.DLQTopic, "dlq-topic", DefaultDLQTopic, "dead-letter topic for invalid events")
+	fs.IntVar(&c.Pipeline.BatchRows, "batch-rows", DefaultBatchRows, "cut a batch at this many events")
+	fs.IntVar(&c.Pipeline.BatchBytes, "batch-bytes", DefaultBatchBytes, "cut a batch at this many bytes of Kafka values")
+	fs.DurationVar(&c.Pipeline.BatchAge, "batch-age", DefaultBatchAge, "cut a non-empty batch this long after its first event")
+	fs.DurationVar(&c.Pipeline.DrainTimeout, "drain-timeout", 30*time.Second, "how long the final flush and commit may take on shutdown")
+	fs.BoolVar(&c.Migrate, "migrate", true, "apply the ClickHouse migrations at start")
+	c.ClickHouse.BindFlags(fs)
+}
+
+// Validate reports the first wrong setting in one line naming the flag and
+// its environment variable.
+func (c *ConsumerConfig) Validate() error {
+	if _, err := brokerList(c.Brokers); err != nil {
+		return err
+	}
+	if c.Pipeline.Topic == "" {
+		return errors.New("-kafka-topic is empty: name the topic to consume (SPACEPULSE_KAFKA_TOPIC)")
+	}
+	if c.Group == "" {
+		return errors.New("-kafka-group is empty: name a consumer group (SPACEPULSE_KAFKA_GROUP)")
+	}
+	if c.Pipeline.DLQTopic == "" {
+		return errors.New("-dlq-topic is empty: name a dead-letter topic (SPACEPULSE_DLQ_TOPIC)")
+	}
+	if c.Pipeline.BatchRows <= 0 || c.Pipeline.BatchBytes <= 0 || c.Pipeline.BatchAge <= 0 {
+		return fmt.Errorf("batch limits must be positive: -batch-rows %d, -batch-bytes %d, -batch-age %s",
+			c.Pipeline.BatchRows, c.Pipeline.BatchBytes, c.Pipeline.BatchAge)
+	}
+	if err := c.Pipeline.Validate(); err != nil {
+		return err
+	}
+	return c.ClickHouse.Validate()
+}
+
+func brokerList(s string) ([]string, error) {
+	var out []string
+	for _, b := range strings.Split(s, ",") {
+		b = strings.TrimSpace(b)
+		if b == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			return nil, fmt.Errorf("-kafka-brokers %q: %q is not host:port (SPACEPULSE_KAFKA_BROKERS)", s, b)
+		}
+		out = append(out, b)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("-kafka-brokers is empty: give host:port of at least one broker (SPACEPULSE_KAFKA_BROKERS)")
+	}
+	return out, nil
+}
+
+// NewReader returns the consumer-group reader the pipeline fetches from:
+// explicit commits only (CommitInterval 0), from the earliest offset for a
+// new group.
+func NewReader(brokers []string, group, topic string, logger *slog.Logger) *kafka.Reader {
+	return kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        brokers,
+		GroupID:        group,
+		Topic:          topic,
+		MinBytes:       1,
+		MaxBytes:       16 << 20,
+		MaxWait:        250 * time.Millisecond,
+		QueueCapacity:  10_000,
+		CommitInterval: 0, // CommitMessages is synchronous: offsets move only after the insert
+		StartOffset:    kafka.FirstOffset,
+		ReadBackoffMin: 100 * time.Millisecond,
+		ReadBackoffMax: 5 * time.Second,
+		Logger:         kafkaLogger(logger, slog.LevelDebug),
+		ErrorLogger:    kafkaLogger(logger, slog.LevelWarn),
+	})
+}
+
+// NewDLQWriter returns the dead-letter writer: acks from all in-sync
+// replicas, synchronous, LZ4, topic created if the broker allows it.
+func NewDLQWriter(brokers []string, topic string, logger *slog.Logger) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:                   kafka.TCP(brokers...),
+		Topic:                  topic,
+		Balancer:               &kafka.Hash{},
+		RequiredAcks:           kafka.RequireAll,
+		BatchSize:              10_000,
+		BatchBytes:             16 << 20,
+		BatchTimeout:           10 * time.Millisecond,
+		Compression:            compress.Lz4,
+		MaxAttempts:            5,
+		AllowAutoTopicCreation: true,
+		Logger:                 kafkaLogger(logger, slog.LevelDebug),
+		ErrorLogger:            kafkaLogger(logger, slog.LevelWarn),
+	}
+}
+
+// RunConsumer connects to ClickHouse (applying migrations when asked) and
+// Kafka, and runs the pipeline until ctx is cancelled.
+func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) error {
+	brokers, err := brokerList(c.Brokers)
+	if err != nil {
+		return err
+	}
+	open := warehouse.Open
+	if c.Migrate {
+		open = func(ctx context.Context, cfg warehouse.Config, logger *slog.Logger) (driver.Conn, error) {
+			conn, applied, err := warehouse.Setup(ctx, cfg, logger)
+			if err == nil {
+				logger.Info("schema up to date", slog.Any("applied", applied))
+			}
+			return conn, err
+		}
+	}
+	// ClickHouse may be down when the consumer starts: wait for it.
+	var conn driver.Conn
+	p0 := New(Config{Logger: logger}, nil, nil, nil)
+	err = p0.retry(ctx, "connect to clickhouse", func(ctx context.Context) error {
+		var err error
+		conn, err = open(ctx, c.ClickHouse, logger)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	r := NewReader(brokers, c.Group, c.Pipeline.Topic, logger)
+	defer r.Close()
+	w := NewDLQWriter(brokers, c.Pipeline.DLQTopic, logger)
+	defer w.Close()
+	cfg := c.Pipeline
+	cfg.Logger = logger
+	p := New(cfg, r, NewSink(conn, c.ClickHouse.Database), w)
+	logger.Info("consuming", slog.String("brokers", c.Brokers), slog.String("topic", cfg.Topic),
+		slog.String("group", c.Group), slog.String("clickhouse", c.ClickHouse.Addr))
+	err = p.Run(ctx)
+	s := p.Stats()
+	logger.Info("consumer stopped", slog.Int64("events", s.Events.Load()), slog.Int64("invalid", s.Invalid.Load()),
+		slog.Int64("batches", s.Batches.Load()))
+	return err
+}
+
+// kafkaLogger adapts kafka-go's printf logger to slog at a fixed level.
+func kafkaLogger(l *slog.Logger, level slog.Level) kafka.Logger {
+	return kafka.LoggerFunc(func(msg string, args ...any) {
+		if l.Enabled(context.Background(), level) {
+			l.Log(context.Background(), level, "kafka client", slog.String("detail", fmt.Sprintf(msg, args...)))
+		}
+	})
+}

@@ -1,0 +1,206 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+)
+
+// fetcher is the part of a kafka-go consumer-group Reader the pipeline uses.
+// FetchMessage does not commit; CommitMessages commits after the write.
+type fetcher interface {
+	FetchMessage(ctx context.Context) (kafka.Message, error)
+	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+var _ fetcher = (*kafka.Reader)(nil)
+
+// blockWriter lands one Arrow record batch in the store.
+type blockWriter interface {
+	WriteBlock(ctx context.Context, rec arrow.RecordBatch) error
+}
+
+var _ blockWriter = (*Sink)(nil)
+
+// messageWriter writes dead letters; a kafka-go Writer with acks=all.
+type messageWriter interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+var _ messageWriter = (*kafka.Writer)(nil)
+
+// Pipeline consumes, batches, writes and commits; see the package doc.
+type Pipeline struct {
+	cfg   Config
+	src   fetcher
+	store blockWriter
+	dlq   messageWriter
+	mem   memory.Allocator
+	stats *Stats
+}
+
+// New returns a pipeline reading src (a consumer-group Reader), inserting
+// into store and writing invalid events to dlq (a Writer for
+// cfg.DLQTopic). cfg is copied and defaulted.
+func New(cfg Config, src fetcher, store blockWriter, dlq messageWriter) *Pipeline {
+	cfg.setDefaults()
+	return &Pipeline{cfg: cfg, src: src, store: store, dlq: dlq, mem: memory.DefaultAllocator, stats: &Stats{}}
+}
+
+// Stats returns the pipeline's counters; safe to read while it runs.
+func (p *Pipeline) Stats() *Stats { return p.stats }
+
+// Run consumes until ctx is cancelled, then drains: the batch in hand and
+// the queued ones are written and committed on a context detached from ctx
+// and bounded by Config.DrainTimeout. It returns nil after a clean drain.
+func (p *Pipeline) Run(ctx context.Context) error {
+	msgs := make(chan kafka.Message, 4096)
+	batches := make(chan *batch, p.cfg.QueueDepth)
+	drainCtx, cancelDrain := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelDrain()
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return p.fetch(gctx, msgs) })
+	g.Go(func() error { return p.batch(msgs, batches) })
+	g.Go(func() error {
+		// Once ctx is done the writer gets DrainTimeout more to land what is queued.
+		stop := context.AfterFunc(gctx, func() {
+			t := time.AfterFunc(p.cfg.DrainTimeout, cancelDrain)
+			context.AfterFunc(drainCtx, func() { t.Stop() })
+		})
+		defer stop()
+		return p.write(drainCtx, batches)
+	})
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// fetch copies messages into out until ctx is done, then closes out.
+func (p *Pipeline) fetch(ctx context.Context, out chan<- kafka.Message) error {
+	defer close(out)
+	for {
+		m, err := p.src.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopping: the batcher drains what was fetched
+			}
+			return fmt.Errorf("fetch from kafka: %w", err)
+		}
+		select {
+		case out <- m:
+		case <-ctx.Done():
+			return nil // m is not committed: it will be fetched again
+		}
+	}
+}
+
+// batch turns messages into batches until in is closed, then cuts the last
+// one and closes out. It never blocks on anything but out (back-pressure).
+func (p *Pipeline) batch(in <-chan kafka.Message, out chan<- *batch) error {
+	defer close(out)
+	b := newBatcher(&p.cfg, p.mem)
+	defer b.release()
+	tick := time.NewTicker(max(p.cfg.BatchAge/4, 5*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case m, ok := <-in:
+			if !ok {
+				if bt := b.cut(); bt != nil {
+					out <- bt
+				}
+				return nil
+			}
+			if b.add(&m) {
+				out <- b.cut()
+			}
+		case now := <-tick.C:
+			if b.due(now) {
+				out <- b.cut()
+			}
+		}
+	}
+}
+
+// write lands each batch: dead letters, then the insert, then the commit.
+// Each step is retried until it succeeds or ctx (the drain context) ends.
+func (p *Pipeline) write(ctx context.Context, in <-chan *batch) error {
+	log := p.cfg.Logger
+	for bt := range in {
+		err := p.land(ctx, bt)
+		bt.release()
+		if err != nil {
+			for rest := range in { // release what will not be written
+				rest.release()
+			}
+			return err
+		}
+	}
+	log.Debug("writer drained")
+	return nil
+}
+
+func (p *Pipeline) land(ctx context.Context, bt *batch) error {
+	start := time.Now()
+	if len(bt.dead) > 0 {
+		if err := p.retry(ctx, "write dead letters", func(ctx context.Context) error {
+			return p.dlq.WriteMessages(ctx, bt.dead...)
+		}); err != nil {
+			return err
+		}
+	}
+	if bt.rec != nil {
+		if err := p.retry(ctx, "insert into clickhouse", func(ctx context.Context) error {
+			return p.store.WriteBlock(ctx, bt.rec)
+		}); err != nil {
+			return err
+		}
+	}
+	insertDone := time.Now()
+	if err := p.retry(ctx, "commit offsets", func(ctx context.Context) error {
+		return p.src.CommitMessages(ctx, bt.commits...)
+	}); err != nil {
+		return err
+	}
+	p.stats.add(bt, insertDone.Sub(start))
+	p.cfg.Logger.Debug("batch landed", slog.Int("valid", bt.valid), slog.Int("invalid", len(bt.dead)),
+		slog.Duration("took", time.Since(start)))
+	return nil
+}
+
+// retry calls f until it succeeds, backing off from RetryMin to RetryMax.
+// It gives up only when ctx ends, returning an error that says what was left.
+func (p *Pipeline) retry(ctx context.Context, what string, f func(context.Context) error) error {
+	delay := p.cfg.RetryMin
+	for attempt := 1; ; attempt++ {
+		err := f(ctx)
+		if err == nil {
+			if attempt > 1 {
+				p.cfg.Logger.Info("recovered", slog.String("step", what), slog.Int("attempts", attempt))
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: stopped before it succeeded (batch left uncommitted): %w", what, err)
+		}
+		p.stats.retries.Add(1)
+		p.cfg.Logger.Warn("retrying", slog.String("step", what), slog.Int("attempt", attempt),
+			slog.Duration("backoff", delay), slog.Any("err", err))
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return fmt.Errorf("%s: stopped before it succeeded (batch left uncommitted): %w", what, err)
+		}
+		delay = min(delay*2, p.cfg.RetryMax)
+	}
+}

@@ -1,0 +1,146 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/google/uuid"
+
+	"github.com/spacepulse/spacepulse/schemas"
+)
+
+// insertColumns are the columns of the events table in the order of
+// schemas.Schema, plus ts_ms: ts is the event's second (DateTime), ts_ms its
+// milliseconds. 18.16 needs an INSERT to name its columns.
+const insertColumns = "event_id, kind, ts, ts_ms, space_id, session_id, user_id, role, client, app_version, " +
+	"region, country, join_ms, attempt, reason, phase, code, http_status, kafka_partition, kafka_offset"
+
+// Sink inserts Arrow record batches into the ClickHouse events table as one
+// native columnar block each. Its scratch columns keep their capacity from
+// batch to batch. A Sink is used by one goroutine at a time.
+type Sink struct {
+	conn  driver.Conn
+	query string
+
+	ids, sessions    []uuid.UUID
+	secs, ms, joinMS []int64
+	status           []uint16
+	str              [7][]string
+}
+
+// NewSink returns a Sink writing to database.events through conn.
+func NewSink(conn driver.Conn, database string) *Sink {
+	return &Sink{conn: conn, query: "INSERT INTO " + quoteIdent(database) + ".events (" + insertColumns + ")"}
+}
+
+// WriteBlock inserts every row of rec, or returns an error and inserts
+// nothing that a retry would not insert again (duplicates are harmless, see
+// the package doc).
+func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch) error {
+	n := int(rec.NumRows())
+	b, err := s.conn.PrepareBatch(ctx, s.query)
+	if err != nil {
+		return fmt.Errorf("prepare insert of %d rows: %w", n, err)
+	}
+	defer b.Abort() //nolint:errcheck // no-op after Send
+	s.ids = fixed16(s.ids, rec.Column(schemas.ColEventID).(*array.FixedSizeBinary))
+	s.sessions = fixed16(s.sessions, rec.Column(schemas.ColSessionID).(*array.FixedSizeBinary))
+	ts := rec.Column(schemas.ColTS).(*array.Timestamp).TimestampValues()
+	s.ms, s.secs = s.ms[:0], s.secs[:0]
+	for _, t := range ts {
+		s.ms = append(s.ms, int64(t))
+		s.secs = append(s.secs, floorDiv(int64(t), 1000))
+	}
+	s.joinMS = s.joinMS[:0]
+	jm := rec.Column(schemas.ColJoinMS).(*array.Int64)
+	for i := range n {
+		v := int64(-1)
+		if jm.IsValid(i) {
+			v = jm.Value(i)
+		}
+		s.joinMS = append(s.joinMS, v)
+	}
+	s.status = s.status[:0]
+	hs := rec.Column(schemas.ColHTTPStatus).(*array.Uint16)
+	for i := range n {
+		var v uint16
+		if hs.IsValid(i) {
+			v = hs.Value(i)
+		}
+		s.status = append(s.status, v)
+	}
+	for k, c := range [...]int{schemas.ColSpaceID, schemas.ColUserID, schemas.ColClient, schemas.ColAppVersion,
+		schemas.ColRegion, schemas.ColCountry, schemas.ColCode} {
+		s.str[k] = stringViews(s.str[k], rec.Column(c).(*array.String))
+	}
+	cols := [...]any{
+		s.ids,
+		rec.Column(schemas.ColKind).(*array.Int8).Int8Values(),
+		s.secs,
+		s.ms,
+		s.str[0], // space_id
+		s.sessions,
+		s.str[1], // user_id
+		rec.Column(schemas.ColRole).(*array.Int8).Int8Values(),
+		s.str[2], s.str[3], s.str[4], s.str[5], // client, app_version, region, country
+		s.joinMS,
+		rec.Column(schemas.ColAttempt).(*array.Uint16).Uint16Values(),
+		rec.Column(schemas.ColReason).(*array.Int8).Int8Values(),
+		rec.Column(schemas.ColPhase).(*array.Int8).Int8Values(),
+		s.str[6], // code
+		s.status,
+		rec.Column(schemas.ColKafkaPartition).(*array.Int32).Int32Values(),
+		rec.Column(schemas.ColKafkaOffset).(*array.Int64).Int64Values(),
+	}
+	for i, c := range cols {
+		if err := b.Column(i).Append(c); err != nil {
+			return fmt.Errorf("append column %d of %d rows: %w", i, n, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("insert %d rows into events: %w", n, err)
+	}
+	return nil
+}
+
+// fixed16 copies a 16-byte fixed-size binary column into dst as UUIDs.
+func fixed16(dst []uuid.UUID, a *array.FixedSizeBinary) []uuid.UUID {
+	dst = dst[:0]
+	for i := range a.Len() {
+		dst = append(dst, uuid.UUID(a.Value(i)))
+	}
+	return dst
+}
+
+// stringViews views a string column as []string without copying the bytes.
+func stringViews(dst []string, a *array.String) []string {
+	dst = dst[:0]
+	for i := range a.Len() {
+		dst = append(dst, a.Value(i))
+	}
+	return dst
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+// quoteIdent quotes a ClickHouse identifier with backticks.
+func quoteIdent(s string) string {
+	out := make([]byte, 0, len(s)+2)
+	out = append(out, '`')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '`' || s[i] == '\\' {
+			out = append(out, '\\')
+		}
+		out = append(out, s[i])
+	}
+	return string(append(out, '`'))
+}
