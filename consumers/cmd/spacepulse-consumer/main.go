@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -23,10 +24,11 @@ import (
 func main() {
 	cfg, err := parse(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
+		usage(os.Stdout)
 		os.Exit(0)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "spacepulse-consumer:", err)
+		fmt.Fprintf(os.Stderr, "spacepulse-consumer: %v (-h lists the flags)\n", err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -43,11 +45,24 @@ type config struct {
 	LogLevel slog.Level
 }
 
-func parse(args []string) (config, error) {
-	var c config
+func flags(c *config) *flag.FlagSet {
 	fs := flag.NewFlagSet("spacepulse-consumer", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are printed once, by main
 	c.Consumer.BindFlags(fs)
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
+	return fs
+}
+
+func usage(w io.Writer) {
+	fs := flags(&config{})
+	fs.SetOutput(w)
+	fmt.Fprintln(w, "usage: spacepulse-consumer [flags]; each flag also reads SPACEPULSE_<FLAG> (e.g. SPACEPULSE_KAFKA_BROKERS)")
+	fs.PrintDefaults()
+}
+
+func parse(args []string) (config, error) {
+	var c config
+	fs := flags(&c)
 	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("SPACEPULSE")); err != nil {
 		return c, err
 	}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -32,12 +33,13 @@ func main() {
 		os.Exit(2)
 	}
 	cmd := os.Args[1]
-	cfg, err := parse(cmd, os.Args[2:])
+	cfg, err := parse(cmd, os.Args[2:], io.Discard)
 	if errors.Is(err, flag.ErrHelp) {
+		_, _ = parse(cmd, []string{"-h"}, os.Stdout)
 		os.Exit(0)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "spacepulse-producer %s: %v\n", cmd, err)
+		fmt.Fprintf(os.Stderr, "spacepulse-producer %s: %v (-h lists the flags)\n", cmd, err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -58,9 +60,11 @@ type config struct {
 	rate     float64
 }
 
-func parse(cmd string, args []string) (config, error) {
+// parse reads the flags of cmd; usage text goes to out.
+func parse(cmd string, args []string, out io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("spacepulse-producer "+cmd, flag.ContinueOnError)
+	fs.SetOutput(out)
 	fs.StringVar(&c.brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated host:port")
 	fs.StringVar(&c.topic, "kafka-topic", "spaces.events", "topic to produce to")
 	switch cmd {

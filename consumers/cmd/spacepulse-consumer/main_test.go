@@ -1,0 +1,41 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseSaysWhatToChange(t *testing.T) {
+	f := func(args []string, env map[string]string, want string) {
+		t.Helper()
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			for k, v := range env {
+				t.Setenv(k, v)
+			}
+			check(t, args, env, want)
+		})
+	}
+	f(nil, nil, "")
+	f([]string{"-kafka-brokers", "localhost"}, nil, "SPACEPULSE_KAFKA_BROKERS")
+	f([]string{"-kafka-brokers", ""}, nil, "at least one broker")
+	f([]string{"-batch-rows", "0"}, nil, "batch limits must be positive")
+	f([]string{"-kafka-topic", "x", "-dlq-topic", "x"}, nil, "dead-letter topic")
+	f([]string{"-clickhouse-addr", "nope"}, nil, "clickhouse-addr")
+	f([]string{"-no-such-flag"}, nil, "no-such-flag")
+	f(nil, map[string]string{"SPACEPULSE_BATCH_ROWS": "many"}, "SPACEPULSE_BATCH_ROWS")
+	f([]string{"-kafka-group", "g2"}, map[string]string{"SPACEPULSE_KAFKA_TOPIC": "other"}, "")
+}
+
+func check(t *testing.T, args []string, env map[string]string, want string) {
+	t.Helper()
+	_, err := parse(args)
+	if want == "" {
+		if err != nil {
+			t.Fatalf("parse %q: %v", args, err)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("parse %q %v: got %q, want one line mentioning %q", args, env, err, want)
+	}
+}

@@ -1,0 +1,208 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/spacepulse/spacepulse/producers/synth"
+	"github.com/spacepulse/spacepulse/schemas"
+)
+
+// Unit tests of the pipeline's ordering with fakes of its three small
+// interfaces; the evidence that it works with Kafka and ClickHouse is in the
+// *_integration_test.go files.
+
+type journal struct {
+	mu    sync.Mutex
+	steps []string
+}
+
+func (j *journal) add(s string) {
+	j.mu.Lock()
+	j.steps = append(j.steps, s)
+	j.mu.Unlock()
+}
+
+func (j *journal) all() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return append([]string(nil), j.steps...)
+}
+
+type fakeFetcher struct {
+	j     *journal
+	msgs  chan kafka.Message
+	fails int // CommitMessages fails this many times first
+}
+
+func (f *fakeFetcher) FetchMessage(ctx context.Context) (kafka.Message, error) {
+	select {
+	case m := <-f.msgs:
+		return m, nil
+	case <-ctx.Done():
+		return kafka.Message{}, ctx.Err()
+	}
+}
+
+func (f *fakeFetcher) CommitMessages(_ context.Context, msgs ...kafka.Message) error {
+	if f.fails > 0 {
+		f.fails--
+		f.j.add("commit failed")
+		return errors.New("injected commit failure")
+	}
+	top := int64(-1)
+	for _, m := range msgs {
+		top = max(top, m.Offset)
+	}
+	f.j.add("commit " + strconv.FormatInt(top, 10))
+	return nil
+}
+
+type fakeStore struct {
+	j     *journal
+	fails int
+	rows  int
+}
+
+func (s *fakeStore) WriteBlock(_ context.Context, rec arrow.RecordBatch) error {
+	if s.fails > 0 {
+		s.fails--
+		s.j.add("insert failed")
+		return errors.New("injected insert failure")
+	}
+	s.rows += int(rec.NumRows())
+	s.j.add("insert " + strconv.FormatInt(rec.NumRows(), 10))
+	return nil
+}
+
+type fakeDLQ struct {
+	j    *journal
+	msgs []kafka.Message
+}
+
+func (d *fakeDLQ) WriteMessages(_ context.Context, msgs ...kafka.Message) error {
+	d.msgs = append(d.msgs, msgs...)
+	d.j.add("dlq " + strconv.Itoa(len(msgs)))
+	return nil
+}
+
+func validMessages(n int) []kafka.Message {
+	g := synth.NewGenerator(synth.Load{Events: n, Seed: 9, Start: time.Now().Add(-time.Hour)})
+	var enc schemas.JSONEncoder
+	var ev schemas.Event
+	var out []kafka.Message
+	for i := 0; g.Next(&ev); i++ {
+		out = append(out, kafka.Message{Topic: "t", Partition: 0, Offset: int64(i), Value: enc.AppendJSON(nil, &ev)})
+	}
+	return out
+}
+
+func TestPipelineOrderAndRetries(t *testing.T) {
+	f := func(name string, msgs []kafka.Message, storeFails, commitFails int, want []string) {
+		t.Helper()
+		j := &journal{}
+		src := &fakeFetcher{j: j, msgs: make(chan kafka.Message, len(msgs)), fails: commitFails}
+		for _, m := range msgs {
+			src.msgs <- m
+		}
+		store := &fakeStore{j: j, fails: storeFails}
+		dlq := &fakeDLQ{j: j}
+		p := New(Config{BatchRows: 4, BatchAge: time.Hour, RetryMin: time.Millisecond, RetryMax: time.Millisecond,
+			Logger: slog.New(slog.DiscardHandler)}, src, store, dlq)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- p.Run(ctx) }()
+		// Let the full batches land, then stop: the partial batch is drained.
+		deadline := time.Now().Add(5 * time.Second)
+		for (len(src.msgs) > 0 || p.Stats().Events.Load()+p.Stats().Invalid.Load() < int64(len(msgs)/4*4)) &&
+			time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(20 * time.Millisecond) // the last fetched message reaches the batcher
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("%s: Run: %v", name, err)
+		}
+		got := j.all()
+		if describe("%q", got) != describe("%q", want) {
+			t.Fatalf("%s: steps\n%q\nwant\n%q", name, got, want)
+		}
+	}
+	valid := validMessages(6)
+	f("two batches, the second cut at shutdown", valid, 0, 0,
+		[]string{"insert 4", "commit 3", "insert 2", "commit 5"})
+	f("insert retried before the commit", valid[:4], 2, 0,
+		[]string{"insert failed", "insert failed", "insert 4", "commit 3"})
+	f("commit retried, insert not repeated", valid[:4], 0, 1,
+		[]string{"insert 4", "commit failed", "commit 3"})
+	bad := append([]kafka.Message(nil), valid[:4]...)
+	bad[1] = kafka.Message{Topic: "t", Offset: 1, Value: []byte("{nope")}
+	f("dead letters written before the insert", bad, 0, 0, []string{"dlq 1", "insert 3", "commit 3"})
+	allBad := []kafka.Message{{Topic: "t", Offset: 0, Value: []byte("x")}, {Topic: "t", Offset: 1}}
+	f("a batch of only invalid events is committed", allBad, 0, 0, []string{"dlq 2", "commit 1"})
+}
+
+func TestBatcherCuts(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	msgs := validMessages(10)
+	cfg := Config{BatchRows: 3, BatchBytes: 1 << 20, BatchAge: 50 * time.Millisecond}
+	cfg.setDefaults()
+	b := newBatcher(&cfg, mem)
+	defer b.release()
+	f := func(i int, wantFull bool) {
+		t.Helper()
+		if got := b.add(&msgs[i]); got != wantFull {
+			t.Fatalf("add #%d: full=%v, want %v", i, got, wantFull)
+		}
+	}
+	f(0, false)
+	f(1, false)
+	f(2, true)
+	bt := b.cut()
+	if bt.valid != 3 || bt.rec.NumRows() != 3 || len(bt.commits) != 1 || bt.commits[0].Offset != 2 {
+		t.Fatalf("cut: %d valid, %d commits %+v", bt.valid, len(bt.commits), bt.commits)
+	}
+	bt.release()
+	if b.cut() != nil {
+		t.Fatal("an empty batcher cut a batch")
+	}
+	f(3, false)
+	if b.due(time.Now()) {
+		t.Fatal("due before BatchAge")
+	}
+	if !b.due(time.Now().Add(60 * time.Millisecond)) {
+		t.Fatal("not due after BatchAge")
+	}
+	b.cut().release()
+
+	cfg.BatchBytes = len(msgs[4].Value) + 1
+	f(4, false)
+	f(5, true) // cut on bytes
+	b.cut().release()
+}
+
+func TestDeadLetterHeaders(t *testing.T) {
+	m := kafka.Message{Topic: "spaces.events", Partition: 7, Offset: 42, Key: []byte("k"), Value: []byte("v"),
+		Headers: []kafka.Header{{Key: "content-type", Value: []byte("text/csv")}, {Key: "error", Value: []byte("old")}}}
+	d := deadLetter(&m, "unknown content-type")
+	want := map[string]string{"content-type": "text/csv", "error": "unknown content-type",
+		"source-topic": "spaces.events", "source-partition": "7", "source-offset": "42"}
+	if len(d.Headers) != len(want) || string(d.Key) != "k" || string(d.Value) != "v" {
+		t.Fatalf("dead letter %+v", d)
+	}
+	for _, h := range d.Headers {
+		if want[h.Key] != string(h.Value) {
+			t.Fatalf("header %s=%q, want %q", h.Key, h.Value, want[h.Key])
+		}
+	}
+}
