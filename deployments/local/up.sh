@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install (if missing) and start the local ClickHouse and Kafka, then print
+# their addresses as KEY=VALUE lines on stdout (progress goes to stderr), e.g.
+#   eval "$(deployments/local/up.sh)"
+# Tools (kcat, protoc, chdb) are separate: deployments/local/tools.sh install.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+"$HERE/clickhouse.sh" install
+"$HERE/kafka.sh" install
+"$HERE/clickhouse.sh" start
+"$HERE/kafka.sh" start
+
+echo "SPACEPULSE_CLICKHOUSE_ADDR=127.0.0.1:${SPACEPULSE_CLICKHOUSE_PORT:-9000}"
+echo "SPACEPULSE_KAFKA_BROKERS=127.0.0.1:${SPACEPULSE_KAFKA_PORT:-9092}"

@@ -1,0 +1,128 @@
+-- summary: one row of figures for a space over the window [@from, @to], each event_id counted once.
+--
+-- From the space_second rollup (exact distinct counts per second, added up):
+--   joins, leaves, join_attempts (= joins + join-phase errors), join_failures (technical
+--   join-phase errors), business_join_failures (space_ended, auth, geo_blocked), session_errors,
+--   listeners_before (CCL at @from - 1) and listeners_after (CCL at @to).
+-- From the raw events table, deduplicated by event_id or with aggregates a repeat cannot change
+-- (uniqExact, min, max):
+--   users_attempting        distinct user_id with >= 1 join attempt in the window
+--   users_failed            ... of whom none joined successfully in the window
+--   unique_listeners        distinct user_id with >= 1 join in the window
+--   join_latency_samples, join_latency_p50/p95/p99
+--                           quantilesExact of join_ms over joins in the window (join_ms >= 0)
+--   listening_seconds       sum over sessions of the part of [join.ts, leave.ts) inside the window;
+--                           a session without a leave yet runs to the window end. Equals the sum
+--                           of CCL(t) over the window's seconds when every leave follows its join.
+--   sessions_listening      sessions with some listening time in the window
+--   mid_session_drops       leaves in the window with reason network or error
+-- Ratios (NULL when undefined):
+--   join_failure_rate           join_failures / join_attempts, NULL when attempts < @min_attempts
+--   per_user_failure_rate       users_failed / users_attempting
+--   retry_amplification         join_attempts / users_attempting
+--   drops_per_1000_listener_minutes  mid_session_drops / (listening_seconds / 60) * 1000
+--
+-- Parameters:
+--   @space         String    the space id
+--   @from          DateTime  first second of the window (inclusive)
+--   @to            DateTime  last second of the window (inclusive, @to >= @from)
+--   @min_attempts  UInt32    fewest attempts for a per-attempt failure rate (25)
+-- Returns one row (the columns above).
+WITH
+    -- assumeNotNull: current ClickHouse makes scalar subqueries Nullable; each returns one row.
+    assumeNotNull((
+        SELECT tuple(
+            toInt64(sumIf(cell_events, class = 'join')),
+            toInt64(sumIf(cell_events, class = 'leave')),
+            toInt64(sumIf(cell_events, class = 'join_error')),
+            toInt64(sumIf(cell_events, class = 'join_error_business')),
+            toInt64(sumIf(cell_events, class = 'session_error')))
+        FROM
+        (
+            SELECT second, class, uniqExactMerge(event_ids) AS cell_events
+            FROM space_second
+            WHERE space_id = @space AND second >= @from AND second <= @to
+            GROUP BY second, class
+        )
+    )) AS window_counts,
+    assumeNotNull((
+        SELECT toInt64(sumIf(cell_events, class = 'join')) - toInt64(sumIf(cell_events, class = 'leave'))
+        FROM
+        (
+            SELECT class, uniqExactMerge(event_ids) AS cell_events
+            FROM space_second
+            WHERE space_id = @space AND second < @from AND class IN ('join', 'leave')
+            GROUP BY second, class
+        )
+    )) AS before_window,
+    assumeNotNull((
+        SELECT tuple(toInt64(count()), toInt64(countIf(joined = 0)), toInt64(countIf(joined = 1)))
+        FROM
+        (
+            SELECT user_id, max(kind = 'join') AS joined
+            FROM events
+            WHERE space_id = @space AND ts >= @from AND ts <= @to
+              AND (kind = 'join' OR (kind = 'error' AND phase = 'join'))
+            GROUP BY user_id
+        )
+    )) AS users,
+    assumeNotNull((
+        SELECT tuple(toInt64(count()), quantilesExact(0.5, 0.95, 0.99)(latency_ms))
+        FROM
+        (
+            SELECT any(join_ms) AS latency_ms
+            FROM events
+            WHERE space_id = @space AND ts >= @from AND ts <= @to AND kind = 'join'
+            GROUP BY event_id
+        )
+        WHERE latency_ms >= 0
+    )) AS latency,
+    assumeNotNull((
+        SELECT tuple(toInt64(sum(overlap)), toInt64(countIf(overlap > 0)))
+        FROM
+        (
+            SELECT greatest(toInt64(0),
+                least(session_end, toInt64(toUInt32(@to)) + 1) - greatest(session_start, toInt64(toUInt32(@from)))) AS overlap
+            FROM
+            (
+                SELECT
+                    toInt64(toUInt32(minIf(ts, kind = 'join'))) AS session_start,
+                    if(countIf(kind = 'leave') > 0,
+                        toInt64(toUInt32(maxIf(ts, kind = 'leave'))),
+                        toInt64(toUInt32(@to)) + 1) AS session_end
+                FROM events
+                WHERE space_id = @space AND ts <= @to AND kind IN ('join', 'leave')
+                GROUP BY session_id
+                HAVING countIf(kind = 'join') > 0
+            )
+        )
+    )) AS listening,
+    assumeNotNull((
+        SELECT toInt64(uniqExact(event_id))
+        FROM events
+        WHERE space_id = @space AND ts >= @from AND ts <= @to
+          AND kind = 'leave' AND reason IN ('network', 'error')
+    )) AS drops
+SELECT
+    tupleElement(window_counts, 1) AS joins,
+    tupleElement(window_counts, 2) AS leaves,
+    tupleElement(window_counts, 1) + tupleElement(window_counts, 3) + tupleElement(window_counts, 4) AS join_attempts,
+    tupleElement(window_counts, 3) AS join_failures,
+    tupleElement(window_counts, 4) AS business_join_failures,
+    tupleElement(window_counts, 5) AS session_errors,
+    before_window AS listeners_before,
+    before_window + tupleElement(window_counts, 1) - tupleElement(window_counts, 2) AS listeners_after,
+    tupleElement(users, 1) AS users_attempting,
+    tupleElement(users, 2) AS users_failed,
+    tupleElement(users, 3) AS unique_listeners,
+    tupleElement(latency, 1) AS join_latency_samples,
+    tupleElement(latency, 2)[1] AS join_latency_p50,
+    tupleElement(latency, 2)[2] AS join_latency_p95,
+    tupleElement(latency, 2)[3] AS join_latency_p99,
+    tupleElement(listening, 1) AS listening_seconds,
+    tupleElement(listening, 2) AS sessions_listening,
+    drops AS mid_session_drops,
+    if(join_attempts >= @min_attempts, join_failures / join_attempts, NULL) AS join_failure_rate,
+    if(users_attempting > 0, users_failed / users_attempting, NULL) AS per_user_failure_rate,
+    if(users_attempting > 0, join_attempts / users_attempting, NULL) AS retry_amplification,
+    if(listening_seconds > 0, mid_session_drops * 60000 / listening_seconds, NULL) AS drops_per_1000_listener_minutes

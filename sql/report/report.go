@@ -1,0 +1,97 @@
+// Package report assembles a space's figures from package warehouse for spacepulse-report and
+// writes them as a short text table or as JSON.
+package report
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spacepulse/spacepulse/sql/warehouse"
+)
+
+// Options says what to report on.
+type Options struct {
+	// Space is the space id; required.
+	Space string
+	// From and To bound the window, both inclusive, truncated to whole seconds; a zero value
+	// means the space's first (From) or last (To) second with an event.
+	From, To time.Time
+}
+
+// Report is everything spacepulse-report prints.
+type Report struct {
+	Summary        warehouse.SpaceSummary
+	Concurrency    []warehouse.Point         // every second of the window
+	FailureRate    []warehouse.FailureBucket // every minute of the window
+	FailuresByCode []warehouse.Breakdown     // whole minutes overlapping the window
+}
+
+// Build runs the queries for opts. A space without events fails with an error wrapping
+// warehouse.ErrUnknownSpace that names a few spaces that do have events.
+func Build(ctx context.Context, q warehouse.Querier, opts Options) (*Report, error) {
+	if opts.Space == "" {
+		return nil, errors.New("report: want a space id")
+	}
+	from, to := opts.From, opts.To
+	first, last, err := warehouse.Bounds(ctx, q, opts.Space)
+	if err != nil {
+		if errors.Is(err, warehouse.ErrUnknownSpace) {
+			return nil, unknownSpace(ctx, q, err)
+		}
+		return nil, err
+	}
+	if from.IsZero() {
+		from = first
+	}
+	if to.IsZero() {
+		to = last
+	}
+	r := &Report{}
+	if r.Summary, err = warehouse.Summary(ctx, q, opts.Space, from, to); err != nil {
+		return nil, err
+	}
+	if r.Concurrency, err = warehouse.Concurrency(ctx, q, opts.Space, from, to); err != nil {
+		return nil, err
+	}
+	if r.FailureRate, err = warehouse.FailureRate(ctx, q, opts.Space, from, to); err != nil {
+		return nil, err
+	}
+	if r.FailuresByCode, err = warehouse.FailuresBy(ctx, q, opts.Space, from, to, "code"); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// unknownSpace decorates err with up to five spaces that have events.
+func unknownSpace(ctx context.Context, q warehouse.Querier, err error) error {
+	spaces, lerr := warehouse.Spaces(ctx, q)
+	if lerr != nil || len(spaces) == 0 {
+		return fmt.Errorf("%w (the database has no events at all)", err)
+	}
+	var ids []string
+	for _, s := range spaces[:min(5, len(spaces))] {
+		ids = append(ids, s.Space)
+	}
+	more := ""
+	if len(spaces) > 5 {
+		more = fmt.Sprintf(" and %d more", len(spaces)-5)
+	}
+	return fmt.Errorf("%w; spaces with events: %s%s", err, strings.Join(ids, ", "), more)
+}
+
+// ParseTime reads a window bound: RFC 3339 (2024-08-13T00:42:17Z, fractions dropped) or unix
+// seconds (1723509737).
+func ParseTime(s string) (time.Time, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(n, 0).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("time %q: want RFC 3339 (2024-08-13T00:42:17Z) or unix seconds", s)
+	}
+	return t.UTC(), nil
+}

@@ -1,0 +1,503 @@
+"""Runs every migration and every query file of sql/ through chdb (current ClickHouse, in-process)
+on a small known data set, and checks each result against a brute-force Python computation from
+the metric definitions (shared/SCENARIOS.md). When the ClickHouse 18.16 server of the Go tests
+answers (SPACEPULSE_CLICKHOUSE_ADDR, default 127.0.0.1:9000; gate SPACEPULSE_INTEGRATION: unset =
+use it if it answers, 0 = never, 1 = must), the same files run there too and must give the same
+rows.
+
+Run: python3 -m pytest sql/tests -q
+"""
+
+import datetime as dt
+import glob
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+
+import pytest
+
+try:
+    import chdb.session as chdb_session
+except ImportError as err:  # fail, never skip: CI must run these
+    raise ImportError("these tests need chdb, current ClickHouse in-process: pip install chdb") from err
+
+SQL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+MIGRATIONS = sorted(glob.glob(os.path.join(SQL_DIR, "migrations", "*.sql")))
+QUERIES = {os.path.basename(p)[:-4]: p for p in glob.glob(os.path.join(SQL_DIR, "queries", "*.sql"))}
+
+BUSINESS = {"space_ended", "auth", "geo_blocked"}
+MIN_ATTEMPTS = 25
+T0 = 1723507200  # 2024-08-13T00:00:00Z
+SPACE = "1YqJDqWLyEMGV"
+COLUMNS = ("event_id, kind, ts, ts_ms, space_id, session_id, user_id, role, client, app_version, "
+           "region, country, join_ms, attempt, reason, phase, code, http_status, kafka_partition, kafka_offset")
+
+
+# --- the shared parameter-substitution helper --------------------------------------------------
+
+class DateTime(int):
+    """A parameter bound as a ClickHouse DateTime (unix seconds, UTC)."""
+
+
+def literal(value):
+    """The SQL literal clickhouse-go's client-side binding writes for value."""
+    if isinstance(value, DateTime):
+        text = dt.datetime.fromtimestamp(int(value), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        return "toDateTime('%s', 'UTC')" % text
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\0", "\\0") + "'"
+    raise TypeError("cannot bind %r" % (value,))
+
+
+def bind(sql, params):
+    """Replaces each @name outside string literals, quoted identifiers and comments, like
+    clickhouse-go's client-side binding; an @name without a value is an error."""
+    out, i, n = [], 0, len(sql)
+    while i < n:
+        c = sql[i]
+        if c in "'`\"":
+            j = i + 1
+            while j < n and sql[j] != c:
+                j += 2 if sql[j] == "\\" else 1
+            out.append(sql[i:j + 1])
+            i = j + 1
+        elif sql.startswith("--", i):
+            j = sql.find("\n", i)
+            j = n if j < 0 else j
+            out.append(sql[i:j])
+            i = j
+        elif c == "@" and i + 1 < n and (sql[i + 1].isalnum() or sql[i + 1] == "_"):
+            m = re.match(r"@(\w+)", sql[i:])
+            name = m.group(1)
+            if name not in params:
+                raise KeyError("no value for @" + name)
+            out.append(literal(params[name]))
+            i += len(m.group(0))
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def split_statements(text):
+    """Splits a migration file at lines holding only ';' (warehouse.SplitStatements)."""
+    stmts, cur = [], []
+    for line in text.split("\n") + [";"]:
+        if line.strip() == ";":
+            stmt = "\n".join(cur).strip()
+            if any(l.strip() and not l.strip().startswith("--") for l in stmt.split("\n")):
+                stmts.append(stmt)
+            cur = []
+        else:
+            cur.append(line)
+    return stmts
+
+
+def test_bind():
+    f = lambda sql, params, want: (bind(sql, params) == want) or pytest.fail("%r -> %r" % (sql, bind(sql, params)))
+    f("SELECT @a, '@a', `@a` -- @a", {"a": 1}, "SELECT 1, '@a', `@a` -- @a")
+    f("WHERE s = @space", {"space": "x' OR 1=1 --"}, "WHERE s = 'x\\' OR 1=1 --'")
+    f("@from", {"from": DateTime(T0)}, "toDateTime('2024-08-13 00:00:00', 'UTC')")
+    f("@a@b", {"a": 1, "b": 2}, "12")
+    with pytest.raises(KeyError):
+        bind("@missing", {})
+
+
+# --- the data set -------------------------------------------------------------------------------
+
+def generate(seed, space, start, users, minutes):
+    """Users try to join (technical failures are retried, business ones not), listen and leave
+    (some dropped by network/error, some still listening at the end); busy first third, a quiet
+    middle, sparse end (minutes under 25 attempts)."""
+    r = random.Random(seed)
+    span = minutes * 60_000
+    evs = []
+
+    def new_id():
+        return str(uuid.UUID(int=r.getrandbits(128), version=4))
+
+    for u in range(users):
+        base = dict(space_id=space, user_id="user-%d" % u, role="speaker" if u % 17 == 0 else "listener",
+                    client=r.choice(["ios", "android", "web", ""]), app_version="10.53.0",
+                    region=r.choice(["us-east-1", "eu-west-1", ""]), country=r.choice(["US", "GB", ""]),
+                    join_ms=-1, attempt=0, reason="", phase="", code="", http_status=0)
+        at = r.randrange(span // 3) if r.random() < 0.7 else span // 2 + r.randrange(span // 2)
+        for attempt in range(4):
+            e = dict(base, event_id=new_id(), session_id=new_id(), attempt=attempt, ts_ms=start * 1000 + at)
+            roll = r.randrange(100)
+            if roll < 30:
+                e.update(kind="error", phase="join", http_status=503,
+                         code=r.choice(["details_not_available", "timeout", "server_error", "brand_new_code"]))
+                evs.append(e)
+                at += 500 + r.randrange(20_000)
+                if r.random() < 0.2:
+                    break
+                continue
+            if roll < 38:
+                e.update(kind="error", phase="join", code=r.choice(sorted(BUSINESS)), http_status=403)
+                evs.append(e)
+                break
+            e.update(kind="join", join_ms=r.randrange(5000) if r.random() < 0.9 else -1)
+            evs.append(e)
+            stay = r.randrange(span // 2)
+            if r.random() < 0.15:
+                evs.append(dict(base, event_id=new_id(), session_id=e["session_id"], kind="error",
+                                phase="session", code="media", ts_ms=e["ts_ms"] + stay // 2))
+            if r.random() < 0.85:
+                evs.append(dict(base, event_id=new_id(), session_id=e["session_id"], kind="leave",
+                                ts_ms=e["ts_ms"] + stay,
+                                reason=r.choice(["user", "user", "user", "network", "error", "kicked"])))
+            break
+    for i, e in enumerate(evs):
+        e.update(ts=e["ts_ms"] // 1000, kafka_partition=i % 4, kafka_offset=i)
+    return evs
+
+
+def deliver(seed, evs, batches):
+    """At-least-once delivery: shuffled, ~10 % delivered again in another batch, some twice in one
+    batch, and the last batch inserted twice whole."""
+    r = random.Random(seed)
+    evs = list(evs)
+    r.shuffle(evs)
+    out = [[] for _ in range(batches)]
+    for i, e in enumerate(evs):
+        b = i % batches
+        out[b].append(e)
+        if r.random() < 0.1:
+            out[(b + 1 + r.randrange(batches)) % batches].append(dict(e, kafka_offset=e["kafka_offset"] + 10**6))
+        if r.random() < 0.02:
+            out[b].append(e)
+    return out + [out[-1]]
+
+
+def insert_sql(db, batch):
+    def row(e):
+        vals = [e["event_id"], e["kind"], e["ts"], e["ts_ms"], e["space_id"], e["session_id"], e["user_id"],
+                e["role"], e["client"], e["app_version"], e["region"], e["country"], e["join_ms"], e["attempt"],
+                e["reason"], e["phase"], e["code"], e["http_status"], e["kafka_partition"], e["kafka_offset"]]
+        return "(" + ", ".join(literal(v) for v in vals) + ")"
+    return "INSERT INTO %s.events (%s) VALUES %s" % (db, COLUMNS, ", ".join(row(e) for e in batch))
+
+
+# --- brute force ----------------------------------------------------------------------------------
+
+def fmt_time(sec):
+    return dt.datetime.fromtimestamp(sec, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def is_attempt(e):
+    return e["kind"] == "join" or (e["kind"] == "error" and e["phase"] == "join")
+
+
+class Model:
+    def __init__(self, evs):
+        seen, self.evs = set(), []
+        for e in evs:
+            if e["event_id"] not in seen:
+                seen.add(e["event_id"])
+                self.evs.append(e)
+
+    def space(self, space, lo=None, hi=None):
+        return [e for e in self.evs if e["space_id"] == space
+                and (lo is None or e["ts"] >= lo) and (hi is None or e["ts"] <= hi)]
+
+    def ccl(self, space, t):
+        return sum({"join": 1, "leave": -1}.get(e["kind"], 0) for e in self.space(space, hi=t))
+
+    def concurrency(self, space, lo, hi):
+        return [[fmt_time(t), self.ccl(space, t)] for t in range(lo, hi + 1)]
+
+    def peak(self, space, lo, hi):
+        best = None
+        for t in range(lo, hi + 1):
+            n = self.ccl(space, t)
+            if best is None or n > best[0]:
+                best = [n, fmt_time(t)]
+        return [best]
+
+    def failure_rate(self, space, lo, hi, step):
+        rows = []
+        for b in range(lo // step * step, hi + 1, step):
+            evs = [e for e in self.space(space, max(b, lo), min(b + step - 1, hi)) if is_attempt(e)]
+            tech = sum(1 for e in evs if e["kind"] == "error" and e["code"] not in BUSINESS)
+            bus = sum(1 for e in evs if e["kind"] == "error" and e["code"] in BUSINESS)
+            rate = tech / len(evs) if len(evs) >= MIN_ATTEMPTS else None
+            rows.append([fmt_time(b), len(evs), tech, bus, rate])
+        return rows
+
+    def summary(self, space, lo, hi):
+        w = self.space(space, lo, hi)
+        joins = [e for e in w if e["kind"] == "join"]
+        leaves = [e for e in w if e["kind"] == "leave"]
+        jerr = [e for e in w if e["kind"] == "error" and e["phase"] == "join"]
+        tech = sum(1 for e in jerr if e["code"] not in BUSINESS)
+        bus = len(jerr) - tech
+        attempts = len(joins) + len(jerr)
+        before = self.ccl(space, lo - 1)
+        users = {e["user_id"] for e in w if is_attempt(e)}
+        listeners = {e["user_id"] for e in joins}
+        lat = sorted(e["join_ms"] for e in joins if e["join_ms"] >= 0)
+        q = [lat[int(level * len(lat))] if lat else 0 for level in (0.5, 0.95, 0.99)]
+        sessions = {}
+        for e in self.space(space, hi=hi):
+            if e["kind"] in ("join", "leave"):
+                sessions.setdefault(e["session_id"], {})[e["kind"]] = e["ts"]
+        listening, listening_sessions = 0, 0
+        for s in sessions.values():
+            if "join" in s:
+                overlap = min(s.get("leave", hi + 1), hi + 1) - max(s["join"], lo)
+                if overlap > 0:
+                    listening += overlap
+                    listening_sessions += 1
+        drops = sum(1 for e in leaves if e["reason"] in ("network", "error"))
+        return [[
+            len(joins), len(leaves), attempts, tech, bus,
+            sum(1 for e in w if e["kind"] == "error" and e["phase"] != "join"),
+            before, before + len(joins) - len(leaves),
+            len(users), len(users - listeners), len(listeners),
+            len(lat), q[0], q[1], q[2], listening, listening_sessions, drops,
+            tech / attempts if attempts >= MIN_ATTEMPTS else None,
+            len(users - listeners) / len(users) if users else None,
+            attempts / len(users) if users else None,
+            drops * 60000 / listening if listening else None,
+        ]]
+
+    def failures_by(self, space, lo, hi, dim):
+        groups = {}
+        for e in self.space(space, lo // 60 * 60, hi // 60 * 60 + 59):
+            g = groups.setdefault(e[dim], [e[dim], 0, 0, 0, 0, 0, None])
+            g[1] += is_attempt(e)
+            g[2] += e["kind"] == "join"
+            if e["kind"] == "error" and e["phase"] == "join":
+                g[4 if e["code"] in BUSINESS else 3] += 1
+            elif e["kind"] == "error":
+                g[5] += 1
+        for g in groups.values():
+            g[6] = g[3] / g[1] if g[1] >= MIN_ATTEMPTS else None
+        return sorted(groups.values(), key=lambda g: (-g[3], -g[1], g[0]))
+
+    def space_bounds(self, space):
+        ts = [e["ts"] for e in self.space(space)]
+        return [[len(set(ts)), fmt_time(min(ts)), fmt_time(max(ts))]] if ts else [[0, fmt_time(0), fmt_time(0)]]
+
+    def spaces(self):
+        return [[s] + self.space_bounds(s)[0][1:] for s in sorted({e["space_id"] for e in self.evs})]
+
+
+# --- engines --------------------------------------------------------------------------------------
+
+def parse_tsv(text):
+    rows = []
+    for line in text.splitlines():
+        if not line:
+            continue
+        row = []
+        for v in line.split("\t"):
+            if v == "\\N":
+                row.append(None)
+                continue
+            if v == "0000-00-00 00:00:00":  # how 18.16 prints the zero DateTime
+                v = "1970-01-01 00:00:00"
+            for conv in (int, float):
+                try:
+                    row.append(conv(v))
+                    break
+                except ValueError:
+                    pass
+            else:
+                row.append(v)
+        rows.append(row)
+    return rows
+
+
+class Chdb:
+    name = "chdb"
+
+    def __init__(self, db):
+        self.dir = tempfile.mkdtemp(prefix="spacepulse-chdb-")
+        self.s = chdb_session.Session(self.dir)
+        self.db = db
+
+    def execute(self, sql):
+        self.s.query(sql)
+
+    def query(self, sql):
+        self.s.query("USE " + self.db)
+        return parse_tsv(str(self.s.query(sql, "TabSeparated")))
+
+    def close(self):
+        self.s.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Server:
+    """ClickHouse 18.16 (or any server) through clickhouse-client."""
+    name = "server"
+
+    def __init__(self, addr, db):
+        host, port = addr.rsplit(":", 1)
+        self.base = ["clickhouse-client", "--host", host, "--port", port]
+        self.db = db
+
+    def run(self, sql, db=None):
+        cmd = self.base + (["--database", db] if db else []) + ["-q", sql]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(r.stderr.strip())
+        return r.stdout
+
+    def execute(self, sql):
+        self.run(sql)
+
+    def query(self, sql):
+        return parse_tsv(self.run(sql, self.db))
+
+    def close(self):
+        self.run("DROP DATABASE IF EXISTS " + self.db)
+
+
+def server_addr():
+    gate = os.environ.get("SPACEPULSE_INTEGRATION", "")
+    addr = os.environ.get("SPACEPULSE_CLICKHOUSE_ADDR") or "127.0.0.1:9000"
+    if gate == "0":
+        return None
+    host, port = addr.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+        if shutil.which("clickhouse-client") is None:
+            raise OSError("clickhouse-client is not installed")
+        return addr
+    except OSError as err:
+        if gate == "1":
+            pytest.fail("SPACEPULSE_INTEGRATION=1 but ClickHouse at %s does not answer: %s" % (addr, err))
+        return None
+
+
+def migrate(engine, db):
+    engine.execute("CREATE DATABASE IF NOT EXISTS " + db)
+    for path in MIGRATIONS:
+        for stmt in split_statements(open(path).read()):
+            assert "IF NOT EXISTS" in stmt, path
+            engine.execute(stmt.replace("{db}", db))
+
+
+def load(engine, db, batches):
+    migrate(engine, db)
+    migrate(engine, db)  # every statement is IF NOT EXISTS: a second run changes nothing
+    for table in ("events", "space_second", "space_minute"):
+        engine.execute("SYSTEM STOP MERGES %s.%s" % (db, table))
+    for batch in batches:
+        engine.execute(insert_sql(db, batch))
+
+
+def merge_all(engine, db):
+    for table in ("events", "space_second", "space_minute"):
+        engine.execute("SYSTEM START MERGES %s.%s" % (db, table))
+        engine.execute("OPTIMIZE TABLE %s.%s FINAL" % (db, table))
+
+
+EVENTS = generate(1, SPACE, T0, 500, 20) + generate(2, "other-space", T0 - 180, 100, 10)
+BATCHES = deliver(3, EVENTS, 5)
+MODEL = Model(EVENTS)
+DB = "spacepulse_test_py_%d" % os.getpid()
+
+
+@pytest.fixture(scope="module")
+def engines():
+    loaded = [Chdb(DB)]
+    addr = server_addr()
+    if addr:
+        loaded.append(Server(addr, DB))
+    try:
+        for e in loaded:
+            e.execute("DROP DATABASE IF EXISTS " + DB)
+            load(e, DB, BATCHES)
+        yield loaded
+    finally:
+        for e in loaded:
+            e.close()
+
+
+def test_data_exercises_the_edge_cases(engines):
+    stored = engines[0].query("SELECT count(), uniqExact(event_id) FROM events")[0]
+    assert stored[1] == len(MODEL.evs) and stored[0] > stored[1], "duplicates must be stored"
+    minutes = MODEL.failure_rate(SPACE, T0, T0 + 1200, 60)
+    assert any(0 < m[1] < MIN_ATTEMPTS for m in minutes) and any(m[1] >= MIN_ATTEMPTS for m in minutes)
+    assert MODEL.ccl(SPACE, T0 + 136) > 10, "the mid-session window must start with listeners"
+
+
+WINDOWS = {
+    "whole": (T0 - 300, T0 + 25 * 60),
+    "mid-session": (T0 + 137, T0 + 19 * 60 + 13),
+    "one second": (T0 + 61, T0 + 61),
+    "before any event": (T0 - 3600, T0 - 3000),
+}
+
+
+def cases():
+    """(query file, parameters, brute-force rows) for every query file."""
+    out = []
+    for name, (lo, hi) in WINDOWS.items():
+        w = dict(space=SPACE, **{"from": DateTime(lo), "to": DateTime(hi)})
+        out += [
+            ("concurrency", w, MODEL.concurrency(SPACE, lo, hi)),
+            ("peak", w, MODEL.peak(SPACE, lo, hi)),
+            ("failure_rate", dict(w, step=60, min_attempts=MIN_ATTEMPTS), MODEL.failure_rate(SPACE, lo, hi, 60)),
+            ("failure_rate", dict(w, step=300, min_attempts=MIN_ATTEMPTS), MODEL.failure_rate(SPACE, lo, hi, 300)),
+            ("summary", dict(w, min_attempts=MIN_ATTEMPTS), MODEL.summary(SPACE, lo, hi)),
+        ]
+        for dim in ("code", "client", "region", "country", "app_version"):
+            out.append(("failures_by", dict(w, dimension=dim, min_attempts=MIN_ATTEMPTS),
+                        MODEL.failures_by(SPACE, lo, hi, dim)))
+    out += [
+        ("space_bounds", dict(space=SPACE), MODEL.space_bounds(SPACE)),
+        ("space_bounds", dict(space="x' OR 1=1 --"), MODEL.space_bounds("x' OR 1=1 --")),
+        ("spaces", {}, MODEL.spaces()),
+        ("summary", dict(space="'); DROP TABLE events; --", min_attempts=MIN_ATTEMPTS,
+                         **{"from": DateTime(T0), "to": DateTime(T0 + 60)}),
+         MODEL.summary("'); DROP TABLE events; --", T0, T0 + 60)),
+    ]
+    return out
+
+
+def test_every_query_file_is_covered():
+    assert sorted({c[0] for c in cases()}) == sorted(QUERIES)
+
+
+def close(a, b):
+    if isinstance(a, float) or isinstance(b, float):
+        return a is not None and b is not None and abs(a - b) <= 1e-12 * max(1, abs(b))
+    return a == b
+
+
+def check(engines, merged):
+    for name, params, want in cases():
+        sql = bind(open(QUERIES[name]).read(), params)
+        results = {}
+        for e in engines:
+            got = e.query(sql)
+            results[e.name] = got
+            ok = len(got) == len(want) and all(
+                len(g) == len(w) and all(close(x, y) for x, y in zip(g, w)) for g, w in zip(got, want))
+            assert ok, "%s on %s (merged=%s) %s:\n got %s\nwant %s" % (
+                name, e.name, merged, params, got[:5], want[:5])
+        if len(results) == 2:
+            assert results["chdb"] == results["server"] or all(
+                close(x, y) for g, w in zip(results["chdb"], results["server"]) for x, y in zip(g, w))
+
+
+def test_queries_match_brute_force(engines):
+    check(engines, merged=False)
+    for e in engines:
+        merge_all(e, DB)
+    assert engines[0].query("SELECT count() = uniqExact(event_id) FROM events") == [[1]]
+    check(engines, merged=True)

@@ -1,0 +1,70 @@
+package warehouse_test
+
+import (
+	"flag"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spacepulse/spacepulse/sql/warehouse"
+)
+
+func TestValidate(t *testing.T) {
+	f := func(mutate func(*warehouse.Config), wantErr string) {
+		t.Helper()
+		c := warehouse.NewConfig()
+		mutate(&c)
+		err := c.Validate()
+		if wantErr == "" && err != nil {
+			t.Fatalf("Validate: %v, want nil", err)
+		}
+		if wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)) {
+			t.Fatalf("Validate: %v, want an error containing %q", err, wantErr)
+		}
+	}
+	f(func(c *warehouse.Config) {}, "")
+	f(func(c *warehouse.Config) { c.Addr = "localhost:9440" }, "")
+	f(func(c *warehouse.Config) { c.Addr = "[::1]:9000" }, "")
+	f(func(c *warehouse.Config) { c.Addr = "x" }, `-clickhouse-addr "x": want host:port (SPACEPULSE_CLICKHOUSE_ADDR)`)
+	f(func(c *warehouse.Config) { c.Addr = ":9000" }, "want host:port")
+	f(func(c *warehouse.Config) { c.Addr = "h:0" }, "want a port 1-65535")
+	f(func(c *warehouse.Config) { c.Addr = "h:http" }, "want a port 1-65535")
+	f(func(c *warehouse.Config) { c.Database = "" }, "-clickhouse-database")
+	f(func(c *warehouse.Config) { c.Database = "a-b" }, "-clickhouse-database")
+	f(func(c *warehouse.Config) { c.Database = "x; DROP TABLE y" }, "-clickhouse-database")
+	f(func(c *warehouse.Config) { c.Database = "1abc" }, "-clickhouse-database")
+	f(func(c *warehouse.Config) { c.Database = "_ok_1" }, "")
+	f(func(c *warehouse.Config) { c.User = "" }, "-clickhouse-user")
+	f(func(c *warehouse.Config) { c.DialTimeout = 0 }, "-clickhouse-dial-timeout")
+	f(func(c *warehouse.Config) { c.ReadTimeout = -time.Second }, "-clickhouse-read-timeout")
+}
+
+func TestBindFlags(t *testing.T) {
+	f := func(env map[string]string, args []string, want warehouse.Config) {
+		t.Helper()
+		for _, k := range []string{warehouse.EnvAddr, warehouse.EnvDatabase, warehouse.EnvUser, warehouse.EnvPassword} {
+			t.Setenv(k, env[k])
+		}
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		var c warehouse.Config
+		c.BindFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatalf("parse %v: %v", args, err)
+		}
+		if c != want {
+			t.Fatalf("env %v args %v: %+v, want %+v", env, args, c, want)
+		}
+	}
+	def := warehouse.NewConfig()
+	f(nil, nil, def)
+	fromEnv := def
+	fromEnv.Addr, fromEnv.Database, fromEnv.User, fromEnv.Password = "ch:9001", "sp2", "bob", "pw"
+	f(map[string]string{warehouse.EnvAddr: "ch:9001", warehouse.EnvDatabase: "sp2", warehouse.EnvUser: "bob", warehouse.EnvPassword: "pw"}, nil, fromEnv)
+	fromFlags := fromEnv
+	fromFlags.Addr, fromFlags.DialTimeout = "other:9000", time.Second
+	f(map[string]string{warehouse.EnvAddr: "ch:9001", warehouse.EnvDatabase: "sp2", warehouse.EnvUser: "bob", warehouse.EnvPassword: "pw"},
+		[]string{"-clickhouse-addr", "other:9000", "-clickhouse-dial-timeout", "1s"}, fromFlags)
+	if flag.CommandLine.Lookup("clickhouse-addr") != nil {
+		t.Fatalf("BindFlags registered a global flag")
+	}
+}

@@ -1,0 +1,209 @@
+package warehouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	spsql "github.com/spacepulse/spacepulse/sql"
+)
+
+// LatestVersion is the highest migration version in package sql: a database whose SchemaVersion
+// is lower needs Migrate.
+const LatestVersion = 3
+
+// dbPlaceholder stands for the target database in migration files.
+const dbPlaceholder = "{db}"
+
+// ClickHouse error codes this package reacts to.
+const (
+	codeUnknownTable    = 60
+	codeUnknownDatabase = 81
+)
+
+// Migration is one file of package sql's migrations/: NNNN_name.sql.
+type Migration struct {
+	Version    int
+	Name       string
+	Statements []string // with {db} still in place
+}
+
+// Execer is what Migrate needs of a connection: statements and queries. driver.Conn has it.
+type Execer interface {
+	Exec(ctx context.Context, query string, args ...any) error
+	Querier
+}
+
+var _ Execer = (driver.Conn)(nil)
+
+// Migrations returns the embedded migrations in version order.
+func Migrations() ([]Migration, error) {
+	return loadMigrations(spsql.Migrations)
+}
+
+func loadMigrations(fsys fs.FS) ([]Migration, error) {
+	names, err := fs.Glob(fsys, "migrations/*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("list migrations: %w", err)
+	}
+	var out []Migration
+	for _, name := range names {
+		base := strings.TrimSuffix(path.Base(name), ".sql")
+		num, label, ok := strings.Cut(base, "_")
+		version, err := strconv.Atoi(num)
+		if !ok || err != nil || version <= 0 || label == "" {
+			return nil, fmt.Errorf("migration %s: want NNNN_name.sql with NNNN > 0", name)
+		}
+		text, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("read migration %s: %w", name, err)
+		}
+		stmts := SplitStatements(string(text))
+		if len(stmts) == 0 {
+			return nil, fmt.Errorf("migration %s: no statement", name)
+		}
+		out = append(out, Migration{Version: version, Name: label, Statements: stmts})
+	}
+	slices.SortFunc(out, func(a, b Migration) int { return a.Version - b.Version })
+	for i, m := range out {
+		if m.Version != i+1 {
+			return nil, fmt.Errorf("migration versions: want 1..%d without gaps or repeats, found %d at position %d", len(out), m.Version, i+1)
+		}
+	}
+	return out, nil
+}
+
+// SplitStatements splits a migration file into statements at lines holding only ";". A
+// statement left with nothing but comments and blank lines is dropped.
+func SplitStatements(text string) []string {
+	var (
+		out []string
+		cur []string
+	)
+	flush := func() {
+		stmt := strings.TrimSpace(strings.Join(cur, "\n"))
+		cur = cur[:0]
+		if hasCode(stmt) {
+			out = append(out, stmt)
+		}
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if strings.TrimSpace(line) == ";" {
+			flush()
+			continue
+		}
+		cur = append(cur, line)
+	}
+	flush()
+	return out
+}
+
+// hasCode reports whether stmt has anything besides "--" comments and blanks.
+func hasCode(stmt string) bool {
+	for _, line := range strings.Split(stmt, "\n") {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "--") {
+			return true
+		}
+	}
+	return false
+}
+
+// Migrate creates database if it is missing, then a schema_migrations table in it (version,
+// name, applied_at), then applies, in version order, every embedded migration not recorded there
+// yet, recording each after all its statements succeeded. It returns the versions it applied:
+// none when the schema is already current, so running it twice is a no-op. Every statement is
+// CREATE ... IF NOT EXISTS, so a migration cut short (or two Migrate calls racing) is simply
+// applied again.
+//
+// conn may be bound to any existing database: Migrate names database in every statement.
+func Migrate(ctx context.Context, conn Execer, database string) (applied []int, err error) {
+	if err := ValidateDatabase(database); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	migrations, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+database); err != nil {
+		return nil, fmt.Errorf("create database %s: %w", database, err)
+	}
+	err = conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+database+".schema_migrations ("+
+		"version UInt32, name String, applied_at DateTime('UTC') DEFAULT now()"+
+		") ENGINE = ReplacingMergeTree() ORDER BY version")
+	if err != nil {
+		return nil, fmt.Errorf("create %s.schema_migrations: %w", database, err)
+	}
+	done, err := appliedVersions(ctx, conn, database+".schema_migrations")
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range migrations {
+		if done[m.Version] {
+			continue
+		}
+		for i, stmt := range m.Statements {
+			if err := conn.Exec(ctx, strings.ReplaceAll(stmt, dbPlaceholder, database)); err != nil {
+				return applied, fmt.Errorf("apply migration %04d_%s statement %d to %s: %w", m.Version, m.Name, i+1, database, err)
+			}
+		}
+		err := conn.Exec(ctx, "INSERT INTO "+database+".schema_migrations (version, name) SELECT toUInt32(@version), @name",
+			clickhouse.Named("version", m.Version), clickhouse.Named("name", m.Name))
+		if err != nil {
+			return applied, fmt.Errorf("record migration %04d_%s in %s: %w", m.Version, m.Name, database, err)
+		}
+		applied = append(applied, m.Version)
+	}
+	return applied, nil
+}
+
+func appliedVersions(ctx context.Context, conn Querier, table string) (map[int]bool, error) {
+	rows, err := conn.Query(ctx, "SELECT DISTINCT version FROM "+table)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", table, err)
+	}
+	defer rows.Close()
+	done := make(map[int]bool)
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("read %s: %w", table, err)
+		}
+		done[int(v)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", table, err)
+	}
+	return done, nil
+}
+
+// SchemaVersion returns the highest migration version applied to conn's database: 0 when it has
+// no schema_migrations table yet, LatestVersion when it is current. For health checks.
+func SchemaVersion(ctx context.Context, conn Querier) (int, error) {
+	var v uint32
+	err := conn.QueryRow(ctx, "SELECT max(version) FROM schema_migrations").Scan(&v)
+	if err != nil {
+		if exceptionCode(err) == codeUnknownTable {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return int(v), nil
+}
+
+// exceptionCode returns the ClickHouse error code in err, or 0.
+func exceptionCode(err error) int32 {
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) {
+		return ex.Code
+	}
+	return 0
+}
