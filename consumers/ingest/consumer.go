@@ -63,7 +63,8 @@ func (c *ConsumerConfig) Validate() error {
 	if c.Pipeline.DLQTopic == "" {
 		return errors.New("-dlq-topic is empty: name a dead-letter topic (SPACEPULSE_DLQ_TOPIC)")
 	}
-	if c.Pipeline.BatchRows <= 0 || c.Pipeline.BatchBytes <= 0 || c.Pipeline.BatchAge <= 0 {
+	// Zero means the default (library callers); negative is a mistake.
+	if c.Pipeline.BatchRows < 0 || c.Pipeline.BatchBytes < 0 || c.Pipeline.BatchAge < 0 {
 		return fmt.Errorf("batch limits must be positive: -batch-rows %d, -batch-bytes %d, -batch-age %s",
 			c.Pipeline.BatchRows, c.Pipeline.BatchBytes, c.Pipeline.BatchAge)
 	}

@@ -51,7 +51,11 @@ type Pipeline struct {
 // cfg.DLQTopic). cfg is copied and defaulted.
 func New(cfg Config, src fetcher, store blockWriter, dlq messageWriter) *Pipeline {
 	cfg.setDefaults()
-	return &Pipeline{cfg: cfg, src: src, store: store, dlq: dlq, mem: memory.DefaultAllocator, stats: &Stats{}}
+	stats := cfg.Stats
+	if stats == nil {
+		stats = &Stats{}
+	}
+	return &Pipeline{cfg: cfg, src: src, store: store, dlq: dlq, mem: memory.DefaultAllocator, stats: stats}
 }
 
 // Stats returns the pipeline's counters; safe to read while it runs.

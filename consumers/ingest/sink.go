@@ -41,11 +41,29 @@ func NewSink(conn driver.Conn, database string) *Sink {
 // the package doc).
 func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch) error {
 	n := int(rec.NumRows())
+	cols := s.columns(rec)
 	b, err := s.conn.PrepareBatch(ctx, s.query)
 	if err != nil {
 		return fmt.Errorf("prepare insert of %d rows: %w", n, err)
 	}
 	defer b.Abort() //nolint:errcheck // no-op after Send
+	for i, c := range cols {
+		if err := b.Column(i).Append(c); err != nil {
+			return fmt.Errorf("append column %d of %d rows: %w", i, n, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("insert %d rows into events: %w", n, err)
+	}
+	return nil
+}
+
+// columns converts rec into the slices clickhouse-go appends, in the order
+// of insertColumns. Fixed-width Arrow columns are passed as they are; the
+// others go through scratch slices that keep their capacity. The result
+// aliases rec and the scratch: it is valid until the next call.
+func (s *Sink) columns(rec arrow.RecordBatch) [20]any {
+	n := int(rec.NumRows())
 	s.ids = fixed16(s.ids, rec.Column(schemas.ColEventID).(*array.FixedSizeBinary))
 	s.sessions = fixed16(s.sessions, rec.Column(schemas.ColSessionID).(*array.FixedSizeBinary))
 	ts := rec.Column(schemas.ColTS).(*array.Timestamp).TimestampValues()
@@ -76,7 +94,7 @@ func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch) error {
 		schemas.ColRegion, schemas.ColCountry, schemas.ColCode} {
 		s.str[k] = stringViews(s.str[k], rec.Column(c).(*array.String))
 	}
-	cols := [...]any{
+	return [...]any{
 		s.ids,
 		rec.Column(schemas.ColKind).(*array.Int8).Int8Values(),
 		s.secs,
@@ -95,15 +113,6 @@ func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch) error {
 		rec.Column(schemas.ColKafkaPartition).(*array.Int32).Int32Values(),
 		rec.Column(schemas.ColKafkaOffset).(*array.Int64).Int64Values(),
 	}
-	for i, c := range cols {
-		if err := b.Column(i).Append(c); err != nil {
-			return fmt.Errorf("append column %d of %d rows: %w", i, n, err)
-		}
-	}
-	if err := b.Send(); err != nil {
-		return fmt.Errorf("insert %d rows into events: %w", n, err)
-	}
-	return nil
 }
 
 // fixed16 copies a 16-byte fixed-size binary column into dst as UUIDs.

@@ -18,7 +18,7 @@ func TestParseSaysWhatToChange(t *testing.T) {
 	f(nil, nil, "")
 	f([]string{"-kafka-brokers", "localhost"}, nil, "SPACEPULSE_KAFKA_BROKERS")
 	f([]string{"-kafka-brokers", ""}, nil, "at least one broker")
-	f([]string{"-batch-rows", "0"}, nil, "batch limits must be positive")
+	f([]string{"-batch-rows", "-1"}, nil, "batch limits must be positive")
 	f([]string{"-kafka-topic", "x", "-dlq-topic", "x"}, nil, "dead-letter topic")
 	f([]string{"-clickhouse-addr", "nope"}, nil, "clickhouse-addr")
 	f([]string{"-no-such-flag"}, nil, "no-such-flag")
