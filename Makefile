@@ -29,7 +29,8 @@ test-unit:
 bench:
 	$(LOCAL)/clickhouse.sh install
 	$(LOCAL)/clickhouse.sh start
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200000x ./schemas/ ./consumers/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200000x ./schemas/
+	$(GO) test -run '^$$' -bench . -benchmem ./consumers/...
 	$(GO) run ./deployments/cmd/spacepulse-bench
 
 build:
