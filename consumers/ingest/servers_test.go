@@ -16,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/spacepulse/spacepulse/sql/warehouse"
+	"github.com/spacepulse/spacepulse/sql/warehouse/warehousetest"
 )
 
 // Integration tests need a real Kafka broker (SPACEPULSE_KAFKA_BROKERS,
@@ -92,19 +93,10 @@ func newTopic(t *testing.T, brokers []string, name string, n int) string {
 	return name
 }
 
-// newDatabase migrates a fresh database and drops it after the test.
-func newDatabase(t *testing.T, cfg warehouse.Config) (warehouse.Config, driver.Conn) {
+// newDatabase migrates a fresh database, dropped after the test.
+func newDatabase(t *testing.T, _ warehouse.Config) (warehouse.Config, driver.Conn) {
 	t.Helper()
-	cfg.Database = randomName("spacepulse_test_")
-	ctx := context.Background()
-	conn, _, err := warehouse.Setup(ctx, cfg, nil)
-	if err != nil {
-		t.Fatalf("set up database %s: %v", cfg.Database, err)
-	}
-	t.Cleanup(func() {
-		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Database)
-		conn.Close()
-	})
+	conn, cfg := warehousetest.NewDatabase(t)
 	return cfg, conn
 }
 

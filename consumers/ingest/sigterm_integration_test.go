@@ -1,0 +1,86 @@
+package ingest
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// TestConsumerBinaryDrainsOnSIGTERM runs the real spacepulse-consumer with
+// batches that never fill, sends SIGTERM, and checks it exits 0 after
+// inserting and committing everything it had fetched.
+func TestConsumerBinaryDrainsOnSIGTERM(t *testing.T) {
+	brokers, ch := servers(t)
+	bin := filepath.Join(t.TempDir(), "spacepulse-consumer")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/spacepulse-consumer").CombinedOutput(); err != nil {
+		t.Fatalf("build consumer: %v: %s", err, out)
+	}
+	topic := newTopic(t, brokers, randomName("sigterm-"), 3)
+	dlq := newTopic(t, brokers, topic+".dlq", 1)
+	ch, conn := newDatabase(t, ch)
+	load := makeLoad(2_000, time.Now().UTC().Add(-time.Hour).Truncate(time.Second), 5)
+	produce(t, brokers, topic, load.msgs)
+	group := randomName("group-")
+
+	var stderr strings.Builder
+	cmd := exec.Command(bin, "-batch-rows", "1000000", "-batch-age", "1h", "-log-level", "debug")
+	cmd.Env = append(os.Environ(),
+		"SPACEPULSE_KAFKA_BROKERS="+brokers[0], "SPACEPULSE_KAFKA_TOPIC="+topic, "SPACEPULSE_DLQ_TOPIC="+dlq,
+		"SPACEPULSE_KAFKA_GROUP="+group, "SPACEPULSE_CLICKHOUSE_ADDR="+ch.Addr, "SPACEPULSE_CLICKHOUSE_DATABASE="+ch.Database)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	// Wait until the consumer owns the partitions, then give it time to fetch.
+	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	waitFor(t, "the consumer to join its group", func() (bool, string) {
+		res, err := client.DescribeGroups(context.Background(), &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+		if err != nil || len(res.Groups) == 0 {
+			return false, describe("%v", err)
+		}
+		g := res.Groups[0]
+		return g.GroupState == "Stable" && len(g.Members) == 1, describe("state %s, %d members", g.GroupState, len(g.Members))
+	})
+	time.Sleep(3 * time.Second)
+	// Nothing can land before SIGTERM: the batch neither fills nor ages.
+	if n := count(t, conn, "SELECT count() FROM events"); n != 0 {
+		t.Fatalf("%d rows landed before SIGTERM with a 1h batch age", n)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("consumer exited with %v after SIGTERM:\n%s", err, stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("consumer did not exit within 60s of SIGTERM:\n%s", stderr.String())
+	}
+	want := uint64(len(load.msgs) - len(load.invalid))
+	if n := count(t, conn, "SELECT count() FROM events"); n != want {
+		t.Fatalf("after SIGTERM %d rows, want every valid delivery (%d):\n%s", n, want, stderr.String())
+	}
+	checkFigures(t, conn, load.events)
+
+	// The offsets were committed: a new member of the group finds nothing to do.
+	run := startPipeline(t, brokers, topic, dlq, group, ch, conn, nil)
+	time.Sleep(3 * time.Second)
+	if err := run.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if s := run.p.Stats(); s.Events.Load()+s.Invalid.Load() != 0 {
+		t.Fatalf("after a clean SIGTERM the group re-read %d events: offsets were not committed",
+			s.Events.Load()+s.Invalid.Load())
+	}
+}
