@@ -55,6 +55,22 @@ type jsonReport struct {
 	FailureRatePerMinute  []jsonMinute    `json:"failure_rate_per_minute"`
 	FailuresByCode        []jsonBreakdown `json:"failures_by_code"`
 	FailuresByCodeMinutes string          `json:"failures_by_code_window"`
+	AlertRule             jsonAlertRule   `json:"alert_rule"`
+	Alerts                []jsonAlert     `json:"alerts"`
+}
+
+// jsonAlertRule is warehouse.AlertRule: over threshold for `for_minutes` minutes, each with at
+// least min_attempts attempts.
+type jsonAlertRule struct {
+	Threshold   float64 `json:"threshold"`
+	ForMinutes  int     `json:"for_minutes"`
+	MinAttempts int64   `json:"min_attempts"`
+}
+
+// jsonAlert is one firing; cleared_at is null when the alert was still firing at the window's end.
+type jsonAlert struct {
+	FiredAt   string  `json:"fired_at"`
+	ClearedAt *string `json:"cleared_at"`
 }
 
 type jsonMinute struct {
@@ -97,6 +113,16 @@ func (r *Report) WriteJSON(w io.Writer) error {
 		FailuresByCode:              make([]jsonBreakdown, 0, len(r.FailuresByCode)),
 		FailuresByCodeMinutes: rfc3339(s.From.Truncate(time.Minute)) + "/" +
 			rfc3339(s.To.Truncate(time.Minute).Add(time.Minute-time.Second)),
+	}
+	doc.AlertRule = jsonAlertRule{Threshold: r.Rule.Threshold, ForMinutes: r.Rule.For, MinAttempts: r.Rule.MinAttempts}
+	doc.Alerts = make([]jsonAlert, 0, len(r.Alerts))
+	for _, a := range r.Alerts {
+		ja := jsonAlert{FiredAt: rfc3339(a.FiredAt)}
+		if !a.ClearedAt.IsZero() {
+			cleared := rfc3339(a.ClearedAt)
+			ja.ClearedAt = &cleared
+		}
+		doc.Alerts = append(doc.Alerts, ja)
 	}
 	for _, p := range r.Concurrency {
 		doc.Concurrency = append(doc.Concurrency, [2]int64{p.Time.Unix(), p.Listeners})
@@ -161,6 +187,21 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	line("minutes > 5 % failing", "%d of %d minutes with >= %d attempts", alerting, measured, warehouse.MinAttempts)
+	rule := fmt.Sprintf("> %s for %d min", pct(&r.Rule.Threshold, ""), r.Rule.For)
+	if len(r.Alerts) == 0 {
+		line("alert ("+rule+")", "never fired")
+	}
+	for i, a := range r.Alerts {
+		label := ""
+		if i == 0 {
+			label = "alert (" + rule + ")"
+		}
+		if a.ClearedAt.IsZero() {
+			line(label, "fired %s, still firing at the end (%s so far)", rfc3339(a.FiredAt), s.To.Add(time.Second).Sub(a.FiredAt))
+		} else {
+			line(label, "fired %s, cleared %s (%s)", rfc3339(a.FiredAt), rfc3339(a.ClearedAt), a.ClearedAt.Sub(a.FiredAt))
+		}
+	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}

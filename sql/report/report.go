@@ -28,6 +28,10 @@ type Report struct {
 	Concurrency    []warehouse.Point         // every second of the window
 	FailureRate    []warehouse.FailureBucket // every minute of the window
 	FailuresByCode []warehouse.Breakdown     // whole minutes overlapping the window
+	// Rule is the alert rule Alerts were evaluated with (Build: warehouse.PageRule).
+	Rule warehouse.AlertRule
+	// Alerts is when Rule would have fired and cleared over FailureRate, in order.
+	Alerts []warehouse.AlertTransition
 }
 
 // Build runs the queries for opts. A space without events fails with an error wrapping
@@ -60,6 +64,8 @@ func Build(ctx context.Context, q warehouse.Querier, opts Options) (*Report, err
 	if r.FailureRate, err = warehouse.FailureRate(ctx, q, opts.Space, from, to); err != nil {
 		return nil, err
 	}
+	r.Rule = warehouse.PageRule
+	r.Alerts = warehouse.AlertTimeline(r.FailureRate, r.Rule)
 	if r.FailuresByCode, err = warehouse.FailuresBy(ctx, q, opts.Space, from, to, "code"); err != nil {
 		return nil, err
 	}
