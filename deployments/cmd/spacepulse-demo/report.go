@@ -13,6 +13,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/spacepulse/spacepulse/consumers/ingest"
 	"github.com/spacepulse/spacepulse/deployments/cmd/internal/harness"
 	"github.com/spacepulse/spacepulse/sql/warehouse"
 )
@@ -132,7 +133,7 @@ func reportSpace(ctx context.Context, out io.Writer, conn driver.Conn, t *truth,
 
 // reportPipeline prints and checks the pipeline's own figures.
 func reportPipeline(ctx context.Context, out io.Writer, conn driver.Conn, s *sent, end harness.Offsets,
-	committed time.Time, stats *stopStats, dead []string, c *checker) error {
+	committed time.Time, stats *ingest.Stats, dead []string, c *checker) error {
 	rows, distinct, err := counts(ctx, conn)
 	if err != nil {
 		return err
@@ -142,14 +143,11 @@ func reportPipeline(ctx context.Context, out io.Writer, conn driver.Conn, s *sen
 	fmt.Fprintf(out, "  throughput       %s events/s end to end (%s valid events, first send to last commit %.2f s;\n"+
 		"                   producer, kfake, consumer and ClickHouse share this machine's cores)\n",
 		num(int64(float64(s.valid)/took.Seconds())), num(s.valid), took.Seconds())
-	stats.mu.Lock()
-	if stats.seen {
-		fmt.Fprintf(out, "  consumer         %s rows inserted in %d batches, %d events to the dead-letter topic, stopped cleanly\n",
-			num(stats.events), stats.batches, stats.invalid)
-		c.eq("rows the consumer inserted (events + duplicate deliveries)", stats.events, s.valid+s.duplicates)
-		c.eq("events the consumer sent to the dead-letter topic", stats.invalid, s.invalid)
-	}
-	stats.mu.Unlock()
+	events, invalid := stats.Events.Load(), stats.Invalid.Load()
+	fmt.Fprintf(out, "  consumer         %s rows inserted in %d batches, %d events to the dead-letter topic, stopped cleanly\n",
+		num(events), stats.Batches.Load(), invalid)
+	c.eq("rows the consumer inserted (events + duplicate deliveries)", events, s.valid+s.duplicates)
+	c.eq("events the consumer sent to the dead-letter topic", invalid, s.invalid)
 	fmt.Fprintf(out, "  events table     %s distinct event ids in %s rows (a duplicate delivery is stored, counted once by every\n"+
 		"                   figure, and folded away by ReplacingMergeTree's background merges)\n",
 		num(int64(distinct)), num(int64(rows)))
