@@ -34,7 +34,16 @@ import (
 // DefaultDatabase is the scratch database the demo drops and recreates.
 const DefaultDatabase = "spacepulse_demo"
 
+// DefaultScale keeps make demo's replay of the Trump–Musk night to about a
+// minute on a 2-core machine; -scale 1 replays every listener.
+const DefaultScale = 0.25
+
 type config struct {
+	Scenario   string  // a scenario name or YAML path; "synthetic" for the synthetic load
+	Scale      float64 // scenario scale (1 = the real night)
+	Brokers    string  // a real Kafka cluster instead of the embedded broker
+	Topic      string
+	OutDir     string // where the pictures go
 	Events     int
 	Spaces     int
 	Seed       uint64
@@ -58,12 +67,18 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	level := slog.LevelWarn
+	// kafka-go logs recoverable fetch timeouts at warn; the demo shows errors only.
+	level := slog.LevelError
 	if cfg.Verbose {
 		level = slog.LevelInfo
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	ok, err := run(ctx, cfg, logger, os.Stdout)
+	topic, dlqTopic, group = cfg.Topic, cfg.Topic+".dlq", "spacepulse-demo-"+cfg.Topic
+	demo := runNight
+	if cfg.Scenario == "synthetic" {
+		demo = run
+	}
+	ok, err := demo(ctx, cfg, logger, os.Stdout)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "spacepulse-demo:", err)
 		os.Exit(1)
@@ -76,14 +91,21 @@ func main() {
 func parse(args []string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("spacepulse-demo", flag.ContinueOnError)
-	fs.IntVar(&c.Events, "events", 200_000, "synthetic events to send")
+	fs.StringVar(&c.Scenario, "scenario", "trump-musk-2024",
+		"night to replay: trump-musk-2024, desantis-2023, stress-8m, a scenario YAML file, or synthetic")
+	fs.Float64Var(&c.Scale, "scale", DefaultScale, "scenario scale: 1 replays the real night, 0.1 a tenth of its listeners")
+	fs.StringVar(&c.OutDir, "out", ".run/demo", "folder for the pictures of the night")
+	fs.StringVar(&c.Brokers, "kafka-brokers", "", "use this Kafka cluster (host:port,…) instead of the embedded broker")
+	fs.StringVar(&c.Topic, "kafka-topic", ingest.DefaultTopic,
+		"topic to create and use (with -kafka-brokers it must not exist yet; the DLQ is <topic>.dlq)")
+	fs.IntVar(&c.Events, "events", 200_000, "synthetic events to send (-scenario synthetic)")
 	fs.IntVar(&c.Spaces, "spaces", 3, "spaces the events are spread over")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the synthetic load")
 	fs.IntVar(&c.Partitions, "partitions", 8, "partitions of the embedded topics")
 	fs.IntVar(&c.DupEvery, "dup-every", 2_000, "deliver every n-th event a second time (0: never)")
 	fs.IntVar(&c.BatchRows, "batch-rows", ingest.DefaultBatchRows, "consumer: cut a batch at this many events")
 	fs.DurationVar(&c.BatchAge, "batch-age", 250*time.Millisecond, "consumer: cut a non-empty batch this long after its first event")
-	fs.DurationVar(&c.Timeout, "timeout", 2*time.Minute, "give up if the consumer has not committed everything by then")
+	fs.DurationVar(&c.Timeout, "timeout", 10*time.Minute, "give up if the consumer has not committed everything by then")
 	fs.BoolVar(&c.Verbose, "v", false, "log the consumer at info level")
 	c.ClickHouse.BindFlags(fs)
 	// The demo drops its database: never take it from the environment.
@@ -97,6 +119,8 @@ func parse(args []string) (config, error) {
 		return c, fmt.Errorf("unexpected argument %q (flags only; -h lists them)", fs.Arg(0))
 	}
 	switch {
+	case c.Scale <= 0 || c.Scale > 1:
+		return c, fmt.Errorf("-scale %g: want a share of the real night, above 0 and at most 1", c.Scale)
 	case c.Events < 1_000 || c.Events > 10_000_000:
 		return c, fmt.Errorf("-events %d: want 1,000 to 10,000,000", c.Events)
 	case c.Spaces < 1 || c.Spaces > 100:

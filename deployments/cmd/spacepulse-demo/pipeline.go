@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -44,19 +46,26 @@ func startPipeline(ctx context.Context, cfg config, logger *slog.Logger, out io.
 	}
 	fmt.Fprintf(out, "  clickhouse  %s at %s; database %s dropped and recreated (schema v%d)\n",
 		srv.Version, cfg.ClickHouse.Addr, db, warehouse.LatestVersion)
-	k, err := harness.StartKafka(int32(cfg.Partitions), "", topic, dlqTopic)
+	var k *harness.Kafka
+	what := "embedded kfake broker"
+	if cfg.Brokers == "" {
+		k, err = harness.StartKafka(int32(cfg.Partitions), "", topic, dlqTopic)
+	} else {
+		what = "kafka"
+		k, err = harness.ConnectKafka(ctx, strings.Split(cfg.Brokers, ","), int32(cfg.Partitions), topic, dlqTopic)
+	}
 	if err != nil {
 		conn.Close()
 		srv.Close()
 		return nil, err
 	}
-	fmt.Fprintf(out, "  kafka       embedded kfake broker at %s; %s and %s, %d partitions each\n",
-		k.Addr, topic, dlqTopic, cfg.Partitions)
+	fmt.Fprintf(out, "  kafka       %s at %s; %s and %s, %d partitions each\n",
+		what, k.Addr, topic, dlqTopic, cfg.Partitions)
 
 	// The consumer, in this process, exactly as spacepulse-consumer runs it.
 	p := &demoPipeline{srv: srv, conn: conn, k: k, stats: &ingest.Stats{}, consumerDone: make(chan struct{})}
 	cc := ingest.ConsumerConfig{
-		Brokers: k.Addr,
+		Brokers: cmp.Or(cfg.Brokers, k.Addr),
 		Group:   group,
 		Migrate: true,
 		Pipeline: ingest.Config{

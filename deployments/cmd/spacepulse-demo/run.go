@@ -16,7 +16,9 @@ import (
 	"github.com/spacepulse/spacepulse/producers/synth"
 )
 
-const (
+// The topics and group of this run: the defaults with the embedded broker,
+// derived from -kafka-topic with a real one (main sets them).
+var (
 	topic    = ingest.DefaultTopic
 	dlqTopic = ingest.DefaultDLQTopic
 	group    = "spacepulse-demo"

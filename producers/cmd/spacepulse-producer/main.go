@@ -2,6 +2,8 @@
 //
 //	spacepulse-producer send [-file events.ndjson]      one JSON event per line, sent as is
 //	spacepulse-producer load -events N -rate R -spaces S   a synthetic load
+//	spacepulse-producer replay -scenario trump-musk-2024 [-scale 0.01 -seed N -speed 60 -truth F]
+//	                                                    a night of shared/SCENARIOS.md
 //
 // Every flag has an environment equivalent: SPACEPULSE_ + the flag name in
 // upper case with - as _ (e.g. -kafka-brokers is SPACEPULSE_KAFKA_BROKERS).
@@ -25,10 +27,10 @@ import (
 	"github.com/spacepulse/spacepulse/producers/synth"
 )
 
-const usage = `usage: spacepulse-producer send [-file F] | load [-events N -rate R -spaces S] (-h for flags)`
+const usage = `usage: spacepulse-producer send [-file F] | load [-events N -rate R -spaces S] | replay -scenario NAME|FILE.yaml [-scale S -seed N -speed X -truth F] (-h for flags)`
 
 func main() {
-	if len(os.Args) < 2 || (os.Args[1] != "send" && os.Args[1] != "load") {
+	if len(os.Args) < 2 || (os.Args[1] != "send" && os.Args[1] != "load" && os.Args[1] != "replay") {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
@@ -58,6 +60,7 @@ type config struct {
 	file     string
 	load     synth.Load
 	rate     float64
+	replay   replayConfig
 }
 
 // parse reads the flags of cmd; usage text goes to out.
@@ -70,6 +73,9 @@ func parse(cmd string, args []string, out io.Writer) (config, error) {
 	switch cmd {
 	case "send":
 		fs.StringVar(&c.file, "file", "-", "NDJSON file of events, - for stdin")
+	case "replay":
+		c.replay.flags(fs)
+		fs.StringVar(&c.encoding, "encoding", "json", "value encoding: json or protobuf")
 	case "load":
 		fs.StringVar(&c.encoding, "encoding", "json", "value encoding: json or protobuf")
 		fs.IntVar(&c.load.Events, "events", 100_000, "number of events")
@@ -86,7 +92,13 @@ func parse(cmd string, args []string, out io.Writer) (config, error) {
 		return c, errors.New("-kafka-brokers is empty: give host:port of a broker (SPACEPULSE_KAFKA_BROKERS)")
 	case c.topic == "":
 		return c, errors.New("-kafka-topic is empty: name the topic (SPACEPULSE_KAFKA_TOPIC)")
-	case cmd == "load" && c.encoding != "json" && c.encoding != "protobuf":
+	case cmd == "replay":
+		if err := c.replay.check(); err != nil {
+			return c, err
+		}
+	}
+	switch {
+	case c.encoding != "" && c.encoding != "json" && c.encoding != "protobuf":
 		return c, fmt.Errorf("-encoding %q: want json or protobuf", c.encoding)
 	case cmd == "load" && c.load.Events <= 0:
 		return c, fmt.Errorf("-events %d: want a positive number of events", c.load.Events)
@@ -97,6 +109,9 @@ func parse(cmd string, args []string, out io.Writer) (config, error) {
 }
 
 func run(ctx context.Context, cmd string, c config, logger *slog.Logger) error {
+	if cmd == "replay" && c.replay.printScenario {
+		return printScenario(c.replay.scenario)
+	}
 	pc := producer.Config{Brokers: strings.Split(c.brokers, ","), Topic: c.topic, Logger: logger}
 	if c.encoding == "protobuf" {
 		pc.Encoding = producer.Protobuf
@@ -106,9 +121,12 @@ func run(ctx context.Context, cmd string, c config, logger *slog.Logger) error {
 		return err
 	}
 	var n int64
-	if cmd == "send" {
+	switch cmd {
+	case "send":
 		n, err = send(ctx, p, c.file)
-	} else {
+	case "replay":
+		n, err = replay(ctx, p, c.replay, logger)
+	default:
 		n, err = producer.SendLoad(ctx, p, c.load, c.rate)
 	}
 	if cerr := p.Close(); cerr != nil && err == nil {

@@ -50,10 +50,42 @@ func StartKafka(partitions int32, dataDir string, topics ...string) (*Kafka, err
 	return &Kafka{Addr: addr, Partitions: partitions, cluster: c, admin: admin}, nil
 }
 
-// Close stops the cluster and drops its data.
+// ConnectKafka uses a real Kafka cluster instead of an embedded one: it
+// creates topics (each with the given partitions, replication factor 1 or the
+// broker default) and fails if one exists already, so that a run starts from
+// empty topics.
+func ConnectKafka(ctx context.Context, brokers []string, partitions int32, topics ...string) (*Kafka, error) {
+	admin, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return nil, fmt.Errorf("connect to kafka %v: %w", brokers, err)
+	}
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 30_000
+	for _, t := range topics {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = t, partitions, -1
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, admin)
+	if err != nil {
+		admin.Close()
+		return nil, fmt.Errorf("create topics %v on %v: %w", topics, brokers, err)
+	}
+	for _, t := range resp.Topics {
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			admin.Close()
+			return nil, fmt.Errorf("create topic %s on %v: %w (choose a new topic name)", t.Topic, brokers, err)
+		}
+	}
+	return &Kafka{Addr: brokers[0], Partitions: partitions, admin: admin}, nil
+}
+
+// Close stops the cluster (if embedded) and drops its data.
 func (k *Kafka) Close() {
 	k.admin.Close()
-	k.cluster.Close()
+	if k.cluster != nil {
+		k.cluster.Close()
+	}
 }
 
 // Offsets are per-partition offsets of one topic, indexed by partition.
