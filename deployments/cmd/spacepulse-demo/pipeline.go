@@ -33,7 +33,7 @@ type demoPipeline struct {
 // prints what it started.
 func startPipeline(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) (*demoPipeline, error) {
 	db := cfg.ClickHouse.Database
-	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	srv, err := harness.Connect(cctx, cfg.ClickHouse, nil)
 	if err != nil {
