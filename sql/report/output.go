@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 
 	"github.com/spacepulse/spacepulse/sql/warehouse"
 )
@@ -220,22 +222,9 @@ func (r *Report) WriteText(w io.Writer) error {
 }
 
 // num formats n with thousands separators: 1,300,000.
-func num(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func num(n int64) string { return english.Sprintf("%d", n) }
+
+var english = message.NewPrinter(language.English)
 
 // pct formats a ratio as a percentage, or none when it is nil.
 func pct(r *float64, none string) string {

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 // report prints the table of figures and targets.
@@ -71,23 +73,10 @@ func selfCPU() time.Duration {
 // numCPU is the machine's cores, which the consumer, ClickHouse and kfake share.
 func numCPU() int { return runtime.NumCPU() }
 
-// num formats n with thousands separators.
-func num(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+// num formats n with thousands separators (1,300,000).
+func num(n int64) string { return english.Sprintf("%d", n) }
+
+var english = message.NewPrinter(language.English)
 
 func envPrefix(env []string) string {
 	if len(env) == 0 {

@@ -7,9 +7,11 @@ import (
 	"math"
 	"net"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -210,23 +212,10 @@ func fmtMS(p50, p95, p99 *int64) string {
 	return fmt.Sprintf("p50 %s ms, p95 %s ms, p99 %s ms", num(*p50), num(*p95), num(*p99))
 }
 
-// num formats n with thousands separators.
-func num(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+// num formats n with thousands separators (1,300,000).
+func num(n int64) string { return english.Sprintf("%d", n) }
+
+var english = message.NewPrinter(language.English)
 
 func host(addr string) string {
 	h, _, _ := net.SplitHostPort(addr)
