@@ -6,7 +6,7 @@ LOCAL := deployments/local
 export SPACEPULSE_CLICKHOUSE_ADDR ?= 127.0.0.1:9000
 export SPACEPULSE_KAFKA_BROKERS   ?= 127.0.0.1:9092
 
-.PHONY: demo test test-unit bench build generate up down servers tools clean
+.PHONY: demo test test-unit bench build grafana generate up down servers tools clean
 
 ## demo: the whole pipeline on this machine: ClickHouse (installed if missing),
 ## an embedded Kafka broker, the consumer and a synthetic load, then the report.
@@ -16,10 +16,13 @@ demo:
 	$(GO) run ./deployments/cmd/spacepulse-demo
 
 ## test: start real ClickHouse and real Kafka and run every test, integration
-## tests included (SPACEPULSE_INTEGRATION=1: they fail rather than skip).
+## tests included (SPACEPULSE_INTEGRATION=1: they fail rather than skip): Go
+## (the Grafana plugin's backend through its binary too), the SQL through chdb,
+## and the plugin's front end (npm ci, typecheck, unit, headless Chromium).
 test: tools servers
 	SPACEPULSE_INTEGRATION=1 $(GO) test -count=1 -timeout 30m ./...
 	python3 -m pytest -q sql/tests
+	$(MAKE) -C grafana test
 
 ## test-unit: the tests that need no server.
 test-unit:
@@ -35,6 +38,10 @@ bench:
 
 build:
 	$(GO) build -o bin/ ./producers/cmd/... ./consumers/cmd/... ./sql/cmd/... ./deployments/cmd/...
+
+## grafana: the datasource plugin: grafana/dist and the zip Grafana installs.
+grafana:
+	$(MAKE) -C grafana build
 
 ## generate: regenerate schemas/pb/event.pb.go from schemas/pb/event.proto.
 generate: tools

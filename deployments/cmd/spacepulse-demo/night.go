@@ -201,44 +201,41 @@ func tellRoom(ctx context.Context, out io.Writer, pl *demoPipeline, sc *scenario
 		fmt.Fprintf(out, "  after the end   room ended %s; %s late join attempts got business errors (%s technical): nothing paged\n",
 			clock(roomEnd), num(lateBusiness), num(lateTechnical))
 	}
-	c.eq(rt.Name+": unique listeners", mustSummary(ctx, conn, rt.SpaceID, from, to).UniqueListeners, rt.Listeners)
-
 	png := filepath.Join(cfg.OutDir, fmt.Sprintf("%s-%s.png", sc.Name, rt.Name))
-	if err := drawNight(ctx, conn, sc, rt, from, to, png); err != nil {
+	r, err := drawNight(ctx, conn, sc, rt, from, to, png)
+	if err != nil {
 		return err
 	}
+	c.eq(rt.Name+": unique listeners", r.Summary.UniqueListeners, rt.Listeners)
 	fmt.Fprintf(out, "  picture         %s\n", png)
 	return nil
 }
 
-func mustSummary(ctx context.Context, conn warehouse.Querier, space string, from, to time.Time) warehouse.SpaceSummary {
-	s, _ := warehouse.Summary(ctx, conn, space, from, to)
-	return s
-}
-
-// drawNight renders the room's night with the report's plot.
-func drawNight(ctx context.Context, conn warehouse.Querier, sc *scenario.Scenario, rt *scenario.RoomTruth, from, to time.Time, path string) error {
+// drawNight renders the room's night with the report's plot and returns the
+// report it drew.
+func drawNight(ctx context.Context, conn warehouse.Querier, sc *scenario.Scenario, rt *scenario.RoomTruth,
+	from, to time.Time, path string) (*report.Report, error) {
 	r, err := report.Build(ctx, conn, report.Options{Space: rt.SpaceID, From: from, To: to})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var phases []report.Phase
 	for _, ph := range rt.PhaseTruth {
 		phases = append(phases, report.Phase{Name: ph.Name, Start: ph.From, End: ph.To})
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("picture folder: %w", err)
+		return nil, fmt.Errorf("picture folder: %w", err)
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("create picture: %w", err)
+		return nil, fmt.Errorf("create picture: %w", err)
 	}
 	loc := time.FixedZone(clockName(sc), int(sc.Clock/time.Second))
 	if err := r.Plot(f, report.PlotOptions{Format: report.FormatPNG, Location: loc, Phases: phases}); err != nil {
 		f.Close()
-		return err
+		return nil, err
 	}
-	return f.Close()
+	return r, f.Close()
 }
 
 func clockName(sc *scenario.Scenario) string {

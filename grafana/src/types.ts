@@ -1,0 +1,95 @@
+import { DataSourceJsonData } from '@grafana/data';
+import { DataQuery } from '@grafana/schema';
+
+/** Query types; pkg/plugin/query.go QueryTypes is the authority. */
+export type QueryType = 'concurrency' | 'activity' | 'joinFailureRate' | 'errorsByCode' | 'joinLatency' | 'spaces' | 'sql';
+
+export const queryTypes: Array<{ value: QueryType; label: string; description: string }> = [
+  { value: 'concurrency', label: 'Concurrency', description: 'Concurrent listeners per room (peak or last per interval)' },
+  { value: 'activity', label: 'Joins and leaves', description: 'Joins, leaves and errors per interval' },
+  { value: 'joinFailureRate', label: 'Join-failure rate', description: 'Technical join failures per attempt or per user' },
+  { value: 'errorsByCode', label: 'Errors by code', description: 'Join errors per interval and code' },
+  { value: 'joinLatency', label: 'Join latency', description: 'p50 / p95 / p99 of join_ms' },
+  { value: 'spaces', label: 'Rooms table', description: 'One row of figures per room' },
+  { value: 'sql', label: 'SQL', description: 'Raw read-only SQL with macros' },
+];
+
+/** Group-by values each query type accepts (pkg/plugin/query.go groupByAllowed). */
+export const groupByAllowed: Record<QueryType, string[]> = {
+  concurrency: ['', 'room'],
+  activity: ['', 'room'],
+  joinFailureRate: ['', 'room', 'client', 'region', 'country', 'app_version', 'code'],
+  errorsByCode: ['', 'room'],
+  joinLatency: ['', 'room', 'client', 'region', 'country', 'app_version'],
+  spaces: [''],
+  sql: [''],
+};
+
+export type Percentile = 'p50' | 'p95' | 'p99';
+
+export interface SpacePulseQuery extends DataQuery {
+  queryType?: QueryType;
+  rooms?: string[];
+  groupBy?: string;
+  reduce?: 'peak' | 'last';
+  rate?: 'perAttempt' | 'perUser';
+  includeCounts?: boolean;
+  technicalOnly?: boolean;
+  percentiles?: Percentile[];
+  intervalSeconds?: number;
+  completeBuckets?: number;
+  live?: boolean;
+  rawSql?: string;
+  format?: 'table' | 'timeseries';
+}
+
+export const defaultQuery: Partial<SpacePulseQuery> = {
+  queryType: 'concurrency',
+  reduce: 'peak',
+};
+
+export interface SpacePulseOptions extends DataSourceJsonData {
+  addr?: string;
+  database?: string;
+  user?: string;
+  tls?: boolean;
+  tlsSkipVerify?: boolean;
+  timeoutSeconds?: number;
+  rowLimit?: number;
+  streamDelaySeconds?: number;
+}
+
+export interface SpacePulseSecureOptions {
+  password?: string;
+}
+
+/** A dashboard variable query (pkg/plugin/variable.go). */
+export interface VariableQuery {
+  kind: 'rooms' | 'values';
+  dimension?: string;
+  room?: string;
+  limit?: number;
+}
+
+export const dimensions = ['code', 'client', 'app_version', 'region', 'country'];
+
+/** validateQuery mirrors the backend's checks the editor can make before a round trip. */
+export function validateQuery(q: SpacePulseQuery): string | undefined {
+  const type = q.queryType ?? 'concurrency';
+  if (!groupByAllowed[type]) {
+    return `unknown query type ${type}`;
+  }
+  if (!groupByAllowed[type].includes(q.groupBy ?? '')) {
+    return `${type} cannot be grouped by ${q.groupBy}`;
+  }
+  if (type === 'sql' && !(q.rawSql ?? '').trim()) {
+    return 'write a SELECT';
+  }
+  if (q.groupBy && q.groupBy !== 'room' && (q.rooms?.length ?? 0) > 1) {
+    return `group by ${q.groupBy} works on one room at a time`;
+  }
+  if (type === 'joinFailureRate' && q.rate === 'perUser' && q.groupBy && q.groupBy !== 'room') {
+    return 'the per-user rate cannot be grouped by a dimension';
+  }
+  return undefined;
+}

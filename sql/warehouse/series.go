@@ -1,0 +1,385 @@
+package warehouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+)
+
+// The series queries below serve dashboards (the Grafana plugin): each returns its result as
+// columns (one slice per column, rows in the query's order), so a caller can hand the slices to a
+// columnar format without a per-row detour. Every one of them runs a file of package sql's
+// queries/ with its parameters bound by clickhouse-go, never spliced.
+
+// ErrBadDimension is returned for a dimension outside Dimensions.
+var ErrBadDimension = errors.New("unknown dimension: want one of code, client, app_version, region, country")
+
+// ErrBadStep is returned for a bucket length the query cannot use.
+var ErrBadStep = errors.New("bad bucket length")
+
+// MaxBuckets bounds the rows of one bucketed series.
+const MaxBuckets = 1_000_000
+
+// CheckDimension returns ErrBadDimension unless dim is one of Dimensions (the breakdown queries
+// failure_rate_by.sql and dimension_values.sql; join_latency.sql takes them without "code").
+func CheckDimension(dim string) error {
+	if !slices.Contains(Dimensions, dim) {
+		return fmt.Errorf("%q: %w", dim, ErrBadDimension)
+	}
+	return nil
+}
+
+func bucketed(from, to time.Time, step time.Duration, minuteSteps bool) (time.Time, time.Time, uint32, error) {
+	from, to, err := window(from, to, 0)
+	if err != nil {
+		return from, to, 0, err
+	}
+	if step < time.Second || step%time.Second != 0 || step > 24*time.Hour {
+		return from, to, 0, fmt.Errorf("step %s: want whole seconds, 1s to 24h: %w", step, ErrBadStep)
+	}
+	if minuteSteps && step%time.Minute != 0 {
+		return from, to, 0, fmt.Errorf("step %s: want whole minutes (the minute rollup): %w", step, ErrBadStep)
+	}
+	if to.Sub(from)/step > MaxBuckets {
+		return from, to, 0, fmt.Errorf("%d buckets of %s: %w", to.Sub(from)/step, step, ErrWindowTooLong)
+	}
+	return from, to, uint32(step / time.Second), nil
+}
+
+// ConcurrencySeries is CCL per bucket: Peak[i] is the highest and Last[i] the last CCL(t) of the
+// seconds of bucket Time[i] inside the window.
+type ConcurrencySeries struct {
+	Time       []time.Time
+	Peak, Last []int64
+}
+
+// ConcurrencyBuckets returns the concurrency curve of space over [from, to] (the one Concurrency
+// returns) reduced to buckets of step, aligned to multiples of step since the epoch and clipped to
+// the window. Dense. Runs queries/concurrency_buckets.sql.
+func ConcurrencyBuckets(ctx context.Context, conn Querier, space string, from, to time.Time, step time.Duration) (ConcurrencySeries, error) {
+	var s ConcurrencySeries
+	from, to, st, err := bucketed(from, to, step, false)
+	if err == nil && to.Sub(from) > MaxWindow {
+		err = fmt.Errorf("%s: %w", to.Sub(from), ErrWindowTooLong)
+	}
+	if err != nil {
+		return s, fmt.Errorf("concurrency of %q: %w", space, err)
+	}
+	n := int(to.Unix()/int64(st)-from.Unix()/int64(st)) + 1
+	s.Time, s.Peak, s.Last = make([]time.Time, 0, n), make([]int64, 0, n), make([]int64, 0, n)
+	err = scanColumns(ctx, conn, "concurrency_buckets",
+		windowArgs(space, from, to, clickhouse.Named("step", st)),
+		func(scan func(...any) error) error {
+			var t time.Time
+			var peak, last int64
+			if err := scan(&t, &peak, &last); err != nil {
+				return err
+			}
+			s.Time, s.Peak, s.Last = append(s.Time, t.UTC()), append(s.Peak, peak), append(s.Last, last)
+			return nil
+		})
+	if err != nil {
+		return ConcurrencySeries{}, fmt.Errorf("concurrency of %q: %w", space, err)
+	}
+	return s, nil
+}
+
+// ActivitySeries counts events per bucket by class (see queries/activity.sql).
+type ActivitySeries struct {
+	Time                                                              []time.Time
+	Joins, Leaves, TechnicalFailures, BusinessFailures, SessionErrors []int64
+}
+
+// Activity returns the joins, leaves and errors of space per bucket of step over [from, to]; sparse.
+// Runs queries/activity.sql.
+func Activity(ctx context.Context, conn Querier, space string, from, to time.Time, step time.Duration) (ActivitySeries, error) {
+	var s ActivitySeries
+	from, to, st, err := bucketed(from, to, step, false)
+	if err != nil {
+		return s, fmt.Errorf("activity of %q: %w", space, err)
+	}
+	err = scanColumns(ctx, conn, "activity", windowArgs(space, from, to, clickhouse.Named("step", st)),
+		func(scan func(...any) error) error {
+			var t time.Time
+			var j, l, tf, bf, se int64
+			if err := scan(&t, &j, &l, &tf, &bf, &se); err != nil {
+				return err
+			}
+			s.Time = append(s.Time, t.UTC())
+			s.Joins, s.Leaves = append(s.Joins, j), append(s.Leaves, l)
+			s.TechnicalFailures, s.BusinessFailures = append(s.TechnicalFailures, tf), append(s.BusinessFailures, bf)
+			s.SessionErrors = append(s.SessionErrors, se)
+			return nil
+		})
+	if err != nil {
+		return ActivitySeries{}, fmt.Errorf("activity of %q: %w", space, err)
+	}
+	return s, nil
+}
+
+// RateSeries is a failure rate per bucket (and per Value of a dimension when broken down): Rate
+// is nil ("not enough data") when Attempts < MinAttempts.
+type RateSeries struct {
+	Time              []time.Time
+	Value             []string // the dimension's value; nil when not broken down
+	Attempts          []int64
+	TechnicalFailures []int64 // per attempt: technical join errors; per user: users failed
+	Users             []int64 // per user only: users attempting
+	Rate              []*float64
+}
+
+// FailureRateSeries is FailureRateEvery as columns (dense, to the second; queries/failure_rate.sql).
+func FailureRateSeries(ctx context.Context, conn Querier, space string, from, to time.Time, step time.Duration) (RateSeries, error) {
+	buckets, err := FailureRateEvery(ctx, conn, space, from, to, step)
+	if err != nil {
+		return RateSeries{}, err
+	}
+	s := RateSeries{
+		Time: make([]time.Time, len(buckets)), Attempts: make([]int64, len(buckets)),
+		TechnicalFailures: make([]int64, len(buckets)), Rate: make([]*float64, len(buckets)),
+	}
+	for i, b := range buckets {
+		s.Time[i], s.Attempts[i], s.TechnicalFailures[i], s.Rate[i] = b.Start, b.Attempts, b.TechnicalFailures, b.Rate
+	}
+	return s, nil
+}
+
+// FailureRateBy returns the per-attempt technical join-failure rate of space per bucket of step (a
+// multiple of a minute) and value of dim; every minute overlapping [from, to] counts whole.
+// Runs queries/failure_rate_by.sql.
+func FailureRateBy(ctx context.Context, conn Querier, space string, from, to time.Time, step time.Duration, dim string) (RateSeries, error) {
+	var s RateSeries
+	from, to, st, err := bucketed(from, to, step, true)
+	if err == nil {
+		err = CheckDimension(dim)
+	}
+	if err != nil {
+		return s, fmt.Errorf("failure rate of %q by %s: %w", space, dim, err)
+	}
+	err = scanColumns(ctx, conn, "failure_rate_by", windowArgs(space, from, to,
+		clickhouse.Named("step", st), clickhouse.Named("dimension", dim),
+		clickhouse.Named("min_attempts", uint32(MinAttempts))),
+		func(scan func(...any) error) error {
+			var t time.Time
+			var v string
+			var a, tf, bf int64
+			var r *float64
+			if err := scan(&t, &v, &a, &tf, &bf, &r); err != nil {
+				return err
+			}
+			s.Time, s.Value, s.Attempts = append(s.Time, t.UTC()), append(s.Value, v), append(s.Attempts, a)
+			s.TechnicalFailures, s.Rate = append(s.TechnicalFailures, tf), append(s.Rate, r)
+			return nil
+		})
+	if err != nil {
+		return RateSeries{}, fmt.Errorf("failure rate of %q by %s: %w", space, dim, err)
+	}
+	return s, nil
+}
+
+// UserFailureRate returns the per-user technical join-failure rate of space per bucket of step
+// (users with attempts and no join, at least one failing technically ÷ users with attempts);
+// sparse. Runs queries/user_failure_rate.sql.
+func UserFailureRate(ctx context.Context, conn Querier, space string, from, to time.Time, step time.Duration) (RateSeries, error) {
+	var s RateSeries
+	from, to, st, err := bucketed(from, to, step, false)
+	if err != nil {
+		return s, fmt.Errorf("per-user failure rate of %q: %w", space, err)
+	}
+	err = scanColumns(ctx, conn, "user_failure_rate", windowArgs(space, from, to,
+		clickhouse.Named("step", st), clickhouse.Named("min_attempts", uint32(MinAttempts))),
+		func(scan func(...any) error) error {
+			var t time.Time
+			var u, f, a int64
+			var r *float64
+			if err := scan(&t, &u, &f, &a, &r); err != nil {
+				return err
+			}
+			s.Time, s.Users, s.TechnicalFailures = append(s.Time, t.UTC()), append(s.Users, u), append(s.TechnicalFailures, f)
+			s.Attempts, s.Rate = append(s.Attempts, a), append(s.Rate, r)
+			return nil
+		})
+	if err != nil {
+		return RateSeries{}, fmt.Errorf("per-user failure rate of %q: %w", space, err)
+	}
+	return s, nil
+}
+
+// CodeSeries counts join-phase errors per bucket and code.
+type CodeSeries struct {
+	Time      []time.Time
+	Code      []string
+	Technical []bool
+	Errors    []int64
+}
+
+// ErrorsByCode returns the join-phase errors of space per bucket of step (a multiple of a minute)
+// and code; technicalOnly leaves business codes out. Runs queries/errors_by_code.sql.
+func ErrorsByCode(ctx context.Context, conn Querier, space string, from, to time.Time, step time.Duration, technicalOnly bool) (CodeSeries, error) {
+	var s CodeSeries
+	from, to, st, err := bucketed(from, to, step, true)
+	if err != nil {
+		return s, fmt.Errorf("errors by code of %q: %w", space, err)
+	}
+	var only uint8
+	if technicalOnly {
+		only = 1
+	}
+	err = scanColumns(ctx, conn, "errors_by_code", windowArgs(space, from, to,
+		clickhouse.Named("step", st), clickhouse.Named("technical_only", only)),
+		func(scan func(...any) error) error {
+			var t time.Time
+			var code string
+			var tech uint8
+			var n int64
+			if err := scan(&t, &code, &tech, &n); err != nil {
+				return err
+			}
+			s.Time, s.Code, s.Technical, s.Errors = append(s.Time, t.UTC()), append(s.Code, code), append(s.Technical, tech == 1), append(s.Errors, n)
+			return nil
+		})
+	if err != nil {
+		return CodeSeries{}, fmt.Errorf("errors by code of %q: %w", space, err)
+	}
+	return s, nil
+}
+
+// LatencySeries is join latency percentiles (ms) per bucket (and Value of a dimension).
+type LatencySeries struct {
+	Time          []time.Time
+	Value         []string
+	Samples       []int64
+	P50, P95, P99 []float64
+}
+
+// JoinLatency returns exact join-latency percentiles of space per bucket of step, per value of dim
+// ("" for one series; else client, app_version, region or country). Runs queries/join_latency.sql.
+func JoinLatency(ctx context.Context, conn Querier, space string, from, to time.Time, step time.Duration, dim string) (LatencySeries, error) {
+	var s LatencySeries
+	from, to, st, err := bucketed(from, to, step, false)
+	if err == nil && dim != "" && (dim == "code" || CheckDimension(dim) != nil) {
+		err = fmt.Errorf("%q: %w", dim, ErrBadDimension)
+	}
+	if err != nil {
+		return s, fmt.Errorf("join latency of %q: %w", space, err)
+	}
+	err = scanColumns(ctx, conn, "join_latency", windowArgs(space, from, to,
+		clickhouse.Named("step", st), clickhouse.Named("dimension", dim)),
+		func(scan func(...any) error) error {
+			var t time.Time
+			var v string
+			var n int64
+			var p50, p95, p99 float64
+			if err := scan(&t, &v, &n, &p50, &p95, &p99); err != nil {
+				return err
+			}
+			s.Time, s.Value, s.Samples = append(s.Time, t.UTC()), append(s.Value, v), append(s.Samples, n)
+			s.P50, s.P95, s.P99 = append(s.P50, p50), append(s.P95, p95), append(s.P99, p99)
+			return nil
+		})
+	if err != nil {
+		return LatencySeries{}, fmt.Errorf("join latency of %q: %w", space, err)
+	}
+	return s, nil
+}
+
+// DimensionValues returns up to limit values dim took in [from, to] in space ("" for every
+// space), most events first. Runs queries/dimension_values.sql.
+func DimensionValues(ctx context.Context, conn Querier, space string, from, to time.Time, dim string, limit int) ([]string, error) {
+	from, to, err := window(from, to, 0)
+	if err == nil {
+		err = CheckDimension(dim)
+	}
+	if err == nil && (limit < 1 || limit > 100_000) {
+		err = fmt.Errorf("limit %d: want 1 to 100000", limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("values of %s: %w", dim, err)
+	}
+	var out []string
+	err = scanColumns(ctx, conn, "dimension_values", windowArgs(space, from, to,
+		clickhouse.Named("dimension", dim), clickhouse.Named("limit", uint32(limit))),
+		func(scan func(...any) error) error {
+			var v string
+			var n uint64
+			if err := scan(&v, &n); err != nil {
+				return err
+			}
+			out = append(out, v)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("values of %s: %w", dim, err)
+	}
+	return out, nil
+}
+
+// SpacesIn lists up to limit spaces with events in [from, to] (First and Last inside it), by id.
+// Runs queries/spaces_in_window.sql.
+func SpacesIn(ctx context.Context, conn Querier, from, to time.Time, limit int) ([]SpaceInfo, error) {
+	from, to, err := window(from, to, 0)
+	if err == nil && (limit < 1 || limit > 100_000) {
+		err = fmt.Errorf("limit %d: want 1 to 100000", limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("spaces: %w", err)
+	}
+	var out []SpaceInfo
+	err = scanColumns(ctx, conn, "spaces_in_window", []any{
+		clickhouse.DateNamed("from", from, clickhouse.Seconds),
+		clickhouse.DateNamed("to", to, clickhouse.Seconds),
+		clickhouse.Named("limit", uint32(limit)),
+	}, func(scan func(...any) error) error {
+		var s SpaceInfo
+		if err := scan(&s.Space, &s.First, &s.Last); err != nil {
+			return err
+		}
+		s.First, s.Last = s.First.UTC(), s.Last.UTC()
+		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("spaces: %w", err)
+	}
+	return out, nil
+}
+
+// scanColumns runs the query file name with args and calls row for every row with the row's Scan.
+func scanColumns(ctx context.Context, conn Querier, name string, args []any, row func(scan func(...any) error) error) error {
+	text, ok := queries[name]
+	if !ok {
+		return fmt.Errorf("query file %s.sql is missing", name)
+	}
+	rows, err := conn.Query(ctx, text, args...)
+	if err != nil {
+		return fmt.Errorf("query %s: %w", name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	return nil
+}
+
+// RollupVersion fingerprints the space_second rollup up to to's month (active parts, highest
+// block number, rows): equal fingerprints mean no insert or merge touched the cells a figure of a
+// window ending at to depends on, so a cached result is still exact. Runs
+// queries/space_second_version.sql (system.parts only, a few milliseconds).
+func RollupVersion(ctx context.Context, conn Querier, to time.Time) (string, error) {
+	var parts, maxBlock, rows int64
+	err := conn.QueryRow(ctx, queries["space_second_version"],
+		clickhouse.DateNamed("to", to.UTC().Truncate(time.Second), clickhouse.Seconds)).Scan(&parts, &maxBlock, &rows)
+	if err != nil {
+		return "", fmt.Errorf("query rollup version: %w", err)
+	}
+	return fmt.Sprintf("%d/%d/%d", parts, maxBlock, rows), nil
+}
