@@ -101,19 +101,20 @@ func tellRoom(ctx context.Context, out io.Writer, pl *demoPipeline, sc *scenario
 	from, to := truth.Start, truth.End.Add(-time.Second)
 	fmt.Fprintf(out, "\nroom %s (space %s), clock %s\n", rt.Name, rt.SpaceID, clockName(sc))
 
-	curve, err := warehouse.Concurrency(ctx, conn, rt.SpaceID, from, to)
+	// One report: the curve, the peak, the minutes, the codes and the alerts,
+	// as spacepulse-report computes them; the picture is drawn from it.
+	png := filepath.Join(cfg.OutDir, fmt.Sprintf("%s-%s.png", sc.Name, rt.Name))
+	r, err := drawNight(ctx, conn, sc, rt, from, to, png)
 	if err != nil {
 		return err
 	}
+	curve := r.Concurrency
 	want := rt.CCL.Values
 	c.eq(rt.Name+": seconds in the curve", len(curve), len(want))
 	for i := 0; i < len(curve) && i < len(want); i++ {
 		c.eq(fmt.Sprintf("%s: CCL at %s", rt.Name, clock(curve[i].Time)), curve[i].Listeners, want[i])
 	}
-	peak, err := warehouse.Peak(ctx, conn, rt.SpaceID, from, to)
-	if err != nil {
-		return err
-	}
+	peak := r.Summary.Peak
 	c.eq(rt.Name+": peak", peak.Listeners, rt.Peak)
 	c.eq(rt.Name+": peak at", peak.Time, rt.PeakAt.UTC())
 	fmt.Fprintf(out, "  peak            %s listeners at %s (%s at full scale)\n",
@@ -123,10 +124,7 @@ func tellRoom(ctx context.Context, out io.Writer, pl *demoPipeline, sc *scenario
 		return err
 	}
 
-	buckets, err := warehouse.FailureRate(ctx, conn, rt.SpaceID, from, to)
-	if err != nil {
-		return err
-	}
+	buckets := r.FailureRate
 	for i, b := range buckets {
 		if i < len(rt.Minutes.Attempts) {
 			c.eq(fmt.Sprintf("%s: attempts in minute %s", rt.Name, clock(b.Start)), b.Attempts, rt.Minutes.Attempts[i])
@@ -153,10 +151,7 @@ func tellRoom(ctx context.Context, out io.Writer, pl *demoPipeline, sc *scenario
 			num(attempts), num(technical), rate, num(business))
 	}
 
-	codes, err := warehouse.FailuresBy(ctx, conn, rt.SpaceID, from, to, "code")
-	if err != nil {
-		return err
-	}
+	codes := slices.Clone(r.FailuresByCode)
 	failed := func(b warehouse.Breakdown) int64 { return b.TechnicalFailures + b.BusinessFailures }
 	codes = slices.DeleteFunc(codes, func(b warehouse.Breakdown) bool { return failed(b) == 0 })
 	slices.SortFunc(codes, func(a, b warehouse.Breakdown) int { return int(failed(b) - failed(a)) })
@@ -170,7 +165,7 @@ func tellRoom(ctx context.Context, out io.Writer, pl *demoPipeline, sc *scenario
 	}
 	fmt.Fprintf(out, "  top codes       %s\n", line)
 
-	alerts := warehouse.AlertTimeline(buckets, warehouse.PageRule)
+	alerts := r.Alerts
 	roomEnd := roomEnd(sc, rt.Name)
 	if len(alerts) == 0 {
 		fmt.Fprintf(out, "  alert           the 5 %% page never fired\n")
@@ -200,11 +195,6 @@ func tellRoom(ctx context.Context, out io.Writer, pl *demoPipeline, sc *scenario
 	} else {
 		fmt.Fprintf(out, "  after the end   room ended %s; %s late join attempts got business errors (%s technical): nothing paged\n",
 			clock(roomEnd), num(lateBusiness), num(lateTechnical))
-	}
-	png := filepath.Join(cfg.OutDir, fmt.Sprintf("%s-%s.png", sc.Name, rt.Name))
-	r, err := drawNight(ctx, conn, sc, rt, from, to, png)
-	if err != nil {
-		return err
 	}
 	c.eq(rt.Name+": unique listeners", r.Summary.UniqueListeners, rt.Listeners)
 	fmt.Fprintf(out, "  picture         %s\n", png)
