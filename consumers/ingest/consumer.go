@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/compress"
 
@@ -20,11 +24,14 @@ import (
 // ConsumerConfig is everything spacepulse-consumer needs: Kafka, ClickHouse
 // and the pipeline settings.
 type ConsumerConfig struct {
-	Brokers    string // comma-separated host:port list
-	Group      string
-	Migrate    bool // apply the sql/ migrations before consuming
-	Pipeline   Config
-	ClickHouse warehouse.Config
+	Brokers string // comma-separated host:port list
+	Group   string
+	Migrate bool // apply the sql/ migrations before consuming
+	// MetricsAddr, when not empty, serves Prometheus metrics at
+	// http://MetricsAddr/metrics (e.g. 127.0.0.1:9464).
+	MetricsAddr string
+	Pipeline    Config
+	ClickHouse  warehouse.Config
 }
 
 // Default Kafka settings.
@@ -45,6 +52,7 @@ func (c *ConsumerConfig) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Pipeline.BatchAge, "batch-age", DefaultBatchAge, "cut a non-empty batch this long after its first event")
 	fs.DurationVar(&c.Pipeline.DrainTimeout, "drain-timeout", 30*time.Second, "how long the final flush and commit may take on shutdown")
 	fs.BoolVar(&c.Migrate, "migrate", true, "apply the ClickHouse migrations at start")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464; empty: off)")
 	c.ClickHouse.BindFlags(fs)
 }
 
@@ -53,6 +61,11 @@ func (c *ConsumerConfig) BindFlags(fs *flag.FlagSet) {
 func (c *ConsumerConfig) Validate() error {
 	if _, err := brokerList(c.Brokers); err != nil {
 		return err
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("-metrics-addr %q: want host:port such as 127.0.0.1:9464 (SPACEPULSE_METRICS_ADDR)", c.MetricsAddr)
+		}
 	}
 	if c.Pipeline.Topic == "" {
 		return errors.New("-kafka-topic is empty: name the topic to consume (SPACEPULSE_KAFKA_TOPIC)")
@@ -168,6 +181,13 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 	cfg := c.Pipeline
 	cfg.Logger = logger
 	p := New(cfg, r, NewSink(conn, c.ClickHouse.Database), w)
+	if c.MetricsAddr != "" {
+		stop, err := serveMetrics(c.MetricsAddr, p.Stats(), r, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	logger.Info("consuming", slog.String("brokers", c.Brokers), slog.String("topic", cfg.Topic),
 		slog.String("group", c.Group), slog.String("clickhouse", c.ClickHouse.Addr))
 	err = p.Run(ctx)
@@ -184,4 +204,35 @@ func kafkaLogger(l *slog.Logger, level slog.Level) kafka.Logger {
 			l.Log(context.Background(), level, "kafka client", slog.String("detail", fmt.Sprintf(msg, args...)))
 		}
 	})
+}
+
+// serveMetrics serves the pipeline's Prometheus metrics (and the Go
+// runtime's) on addr until stop is called.
+func serveMetrics(addr string, s *Stats, r lagger, logger *slog.Logger) (stop func(), err error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := RegisterMetrics(reg, s, r); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("serve metrics on -metrics-addr %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Warn("metrics server stopped", slog.Any("err", err))
+		}
+	}()
+	logger.Info("serving metrics", slog.String("addr", ln.Addr().String()))
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, nil
 }

@@ -2,6 +2,9 @@ package ingest
 
 import (
 	"context"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,8 +32,14 @@ func TestConsumerBinaryDrainsOnSIGTERM(t *testing.T) {
 	produce(t, brokers, topic, load.msgs)
 	group := randomName("group-")
 
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port for the metrics
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := ln.Addr().String()
+	ln.Close()
 	var stderr strings.Builder
-	cmd := exec.Command(bin, "-batch-rows", "1000000", "-batch-age", "1h", "-log-level", "debug")
+	cmd := exec.Command(bin, "-batch-rows", "1000000", "-batch-age", "1h", "-log-level", "debug", "-metrics-addr", metricsAddr)
 	cmd.Env = append(os.Environ(),
 		"SPACEPULSE_KAFKA_BROKERS="+brokers[0], "SPACEPULSE_KAFKA_TOPIC="+topic, "SPACEPULSE_DLQ_TOPIC="+dlq,
 		"SPACEPULSE_KAFKA_GROUP="+group, "SPACEPULSE_CLICKHOUSE_ADDR="+ch.Addr, "SPACEPULSE_CLICKHOUSE_DATABASE="+ch.Database)
@@ -53,6 +62,18 @@ func TestConsumerBinaryDrainsOnSIGTERM(t *testing.T) {
 	// Nothing can land before SIGTERM: the batch neither fills nor ages.
 	if n := count(t, conn, "SELECT count() FROM events"); n != 0 {
 		t.Fatalf("%d rows landed before SIGTERM with a 1h batch age", n)
+	}
+	// The metrics say the same: nothing landed yet.
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatalf("scrape metrics: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"spacepulse_consumer_events_total 0", "spacepulse_consumer_lag_messages", "go_goroutines"} {
+		if !strings.Contains(string(body), want) {
+			t.Fatalf("metrics lack %q:\n%s", want, body)
+		}
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,51 @@
+package ingest
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+)
+
+// lagger is the part of a kafka-go Reader the metrics read: its lag behind
+// the partitions' ends (kafka-go reports it for the reader's partitions).
+type lagger interface {
+	Stats() kafka.ReaderStats
+}
+
+var _ lagger = (*kafka.Reader)(nil)
+
+// RegisterMetrics registers the pipeline's counters on reg as Prometheus
+// metrics, read from s at scrape time: events, dead letters, batches,
+// retries, time spent landing batches, the last commit, and (when r is not
+// nil) the consumer's lag in messages.
+func RegisterMetrics(reg prometheus.Registerer, s *Stats, r lagger) error {
+	counter := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "spacepulse", Subsystem: "consumer", Name: name, Help: help}, f)
+	}
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "spacepulse", Subsystem: "consumer", Name: name, Help: help}, f)
+	}
+	cs := []prometheus.Collector{
+		counter("events_total", "Valid events inserted into ClickHouse and committed.", func() float64 { return float64(s.Events.Load()) }),
+		counter("dead_letters_total", "Invalid events written to the dead-letter topic and committed.", func() float64 { return float64(s.Invalid.Load()) }),
+		counter("batches_total", "Batches landed (dead letters, insert, commit).", func() float64 { return float64(s.Batches.Load()) }),
+		counter("value_bytes_total", "Kafka value bytes committed.", func() float64 { return float64(s.Bytes.Load()) }),
+		counter("retries_total", "Failed attempts of an insert, dead-letter write or commit that were retried.", func() float64 { return float64(s.Retries()) }),
+		counter("land_seconds_total", "Time spent writing dead letters and inserting batches.", func() float64 { return float64(s.InsertNS.Load()) / 1e9 }),
+		gauge("last_commit_timestamp_seconds", "Unix time of the last committed batch (0 before the first).", func() float64 {
+			if t := s.LastCommit(); !t.IsZero() {
+				return float64(t.UnixNano()) / 1e9
+			}
+			return 0
+		}),
+	}
+	if r != nil {
+		cs = append(cs, gauge("lag_messages", "Messages between the reader's position and the end of its partitions.",
+			func() float64 { return float64(r.Stats().Lag) }))
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
