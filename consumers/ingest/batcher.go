@@ -38,8 +38,9 @@ type batcher struct {
 	app   *schemas.Appender
 	ev    schemas.Event
 	dead  []kafka.Message
-	last  map[int]kafka.Message
-	n     int // messages (valid and invalid)
+	topic string        // of the messages in this batch
+	last  map[int]int64 // the highest offset of each partition in this batch
+	n     int           // messages (valid and invalid)
 	bytes int
 	first time.Time // when the first message of this batch arrived
 	now   time.Time // clock reading shared by a run of messages
@@ -50,7 +51,7 @@ func newBatcher(cfg *Config, mem memory.Allocator) *batcher {
 		cfg:  cfg,
 		dec:  schemas.NewDecoder(),
 		app:  schemas.NewAppender(mem),
-		last: make(map[int]kafka.Message),
+		last: make(map[int]int64),
 	}
 }
 
@@ -63,7 +64,10 @@ func (b *batcher) add(m *kafka.Message) bool {
 	}
 	b.n++
 	b.bytes += len(m.Value)
-	b.last[m.Partition] = kafka.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
+	b.topic = m.Topic
+	if off, ok := b.last[m.Partition]; !ok || m.Offset > off {
+		b.last[m.Partition] = m.Offset
+	}
 	if b.n&1023 == 0 {
 		b.now = b.cfg.Now() // the future-ts check needs a clock, not a precise one
 	}
@@ -93,8 +97,8 @@ func (b *batcher) cut() *batch {
 	if b.app.Len() > 0 {
 		out.rec = b.app.NewRecord()
 	}
-	for _, m := range b.last {
-		out.commits = append(out.commits, m)
+	for p, off := range b.last {
+		out.commits = append(out.commits, kafka.Message{Topic: b.topic, Partition: p, Offset: off})
 	}
 	clear(b.last)
 	b.dead, b.n, b.bytes = nil, 0, 0

@@ -164,12 +164,13 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 	}
 	// ClickHouse may be down when the consumer starts: wait for it.
 	var conn driver.Conn
-	p0 := New(Config{Logger: logger}, nil, nil, nil)
-	err = p0.retry(ctx, "connect to clickhouse", func(ctx context.Context) error {
+	connectCfg := Config{Logger: logger}
+	connectCfg.setDefaults()
+	err = retryUntil(ctx, &connectCfg, "connect to clickhouse", func(ctx context.Context) error {
 		var err error
 		conn, err = open(ctx, c.ClickHouse, logger)
 		return err
-	})
+	}, func() {})
 	if err != nil {
 		return err
 	}

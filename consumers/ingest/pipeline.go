@@ -182,29 +182,39 @@ func (p *Pipeline) land(ctx context.Context, bt *batch) error {
 	return nil
 }
 
-// retry calls f until it succeeds, backing off from RetryMin to RetryMax.
-// It gives up only when ctx ends, returning an error that says what was left.
+// retry calls f until it succeeds, counting each failed attempt in the
+// pipeline's stats; see retryUntil.
 func (p *Pipeline) retry(ctx context.Context, what string, f func(context.Context) error) error {
-	delay := p.cfg.RetryMin
+	if err := retryUntil(ctx, &p.cfg, what, f, func() { p.stats.retries.Add(1) }); err != nil {
+		return fmt.Errorf("%w (the batch is left uncommitted, to be fetched again)", err)
+	}
+	return nil
+}
+
+// retryUntil calls f until it succeeds, backing off from cfg.RetryMin to
+// cfg.RetryMax and calling failed after each failure. It gives up only when
+// ctx ends, returning an error that says what was left.
+func retryUntil(ctx context.Context, cfg *Config, what string, f func(context.Context) error, failed func()) error {
+	delay := cfg.RetryMin
 	for attempt := 1; ; attempt++ {
 		err := f(ctx)
 		if err == nil {
 			if attempt > 1 {
-				p.cfg.Logger.Info("recovered", slog.String("step", what), slog.Int("attempts", attempt))
+				cfg.Logger.Info("recovered", slog.String("step", what), slog.Int("attempts", attempt))
 			}
 			return nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("%s: stopped before it succeeded (batch left uncommitted): %w", what, err)
+			return fmt.Errorf("%s: stopped before it succeeded: %w", what, err)
 		}
-		p.stats.retries.Add(1)
-		p.cfg.Logger.Warn("retrying", slog.String("step", what), slog.Int("attempt", attempt),
+		failed()
+		cfg.Logger.Warn("retrying", slog.String("step", what), slog.Int("attempt", attempt),
 			slog.Duration("backoff", delay), slog.Any("err", err))
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
-			return fmt.Errorf("%s: stopped before it succeeded (batch left uncommitted): %w", what, err)
+			return fmt.Errorf("%s: stopped before it succeeded: %w", what, err)
 		}
-		delay = min(delay*2, p.cfg.RetryMax)
+		delay = min(delay*2, cfg.RetryMax)
 	}
 }
