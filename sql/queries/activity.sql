@@ -24,10 +24,7 @@ SELECT
     toInt64(sumIf(cell_events, class = 'session_error')) AS session_errors
 FROM
 (
-    SELECT second, class, uniqExactMerge(event_ids) AS cell_events
-    FROM space_second
-    WHERE space_id = @space AND second >= @from AND second <= @to
-    GROUP BY second, class
+    {cells: lo = @from; hi = @to; classes = 'join', 'leave', 'join_error', 'join_error_business', 'session_error'}
 )
 GROUP BY bucket
 ORDER BY bucket

@@ -27,31 +27,20 @@ FROM
     FROM
     (
         SELECT
-            assumeNotNull((
-                SELECT toInt64(sumIf(cell_events, class = 'join')) - toInt64(sumIf(cell_events, class = 'leave'))
-                FROM
-                (
-                    SELECT class, uniqExactMerge(event_ids) AS cell_events
-                    FROM space_second
-                    WHERE space_id = @space AND second < @from AND class IN ('join', 'leave')
-                    GROUP BY second, class
-                )
-            )) AS baseline,
+            -- CCL just before the window: every join and leave up to @from - 1.
+            sumIf(delta, second_of_cell < @from) AS baseline,
             arrayCumSum(arrayResize(
-                groupArrayInsertAt(delta, toUInt32(toUInt32(second_in_window) - toUInt32(@from))),
+                groupArrayInsertAtIf(delta, toUInt32(toUInt32(second_of_cell) - toUInt32(@from)), second_of_cell >= @from),
                 toUInt32(@to) - toUInt32(@from) + 1
             )) AS running
         FROM
         (
             SELECT
-                second AS second_in_window,
+                second AS second_of_cell,
                 toInt64(sumIf(cell_events, class = 'join')) - toInt64(sumIf(cell_events, class = 'leave')) AS delta
             FROM
             (
-                SELECT second, class, uniqExactMerge(event_ids) AS cell_events
-                FROM space_second
-                WHERE space_id = @space AND second >= @from AND second <= @to AND class IN ('join', 'leave')
-                GROUP BY second, class
+                {cells: lo = toDateTime(0, 'UTC'); hi = @to; classes = 'join', 'leave'}
             )
             GROUP BY second
         )

@@ -40,11 +40,7 @@ FROM
             toInt64(sumIf(cell_events, class = 'join_error_business')) AS business_in_bucket
         FROM
         (
-            SELECT second, class, uniqExactMerge(event_ids) AS cell_events
-            FROM space_second
-            WHERE space_id = @space AND second >= @from AND second <= @to
-              AND class IN ('join', 'join_error', 'join_error_business')
-            GROUP BY second, class
+            {cells: lo = @from; hi = @to; classes = 'join', 'join_error', 'join_error_business'}
         )
         GROUP BY bucket_index
     )

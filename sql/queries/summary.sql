@@ -30,31 +30,20 @@
 -- Returns one row (the columns above).
 WITH
     -- assumeNotNull: current ClickHouse makes scalar subqueries Nullable; each returns one row.
+    -- One pass over the cells up to @to: the window's counts and the CCL before it.
     assumeNotNull((
         SELECT tuple(
-            toInt64(sumIf(cell_events, class = 'join')),
-            toInt64(sumIf(cell_events, class = 'leave')),
-            toInt64(sumIf(cell_events, class = 'join_error')),
-            toInt64(sumIf(cell_events, class = 'join_error_business')),
-            toInt64(sumIf(cell_events, class = 'session_error')))
+            toInt64(sumIf(cell_events, class = 'join' AND second >= @from)),
+            toInt64(sumIf(cell_events, class = 'leave' AND second >= @from)),
+            toInt64(sumIf(cell_events, class = 'join_error' AND second >= @from)),
+            toInt64(sumIf(cell_events, class = 'join_error_business' AND second >= @from)),
+            toInt64(sumIf(cell_events, class = 'session_error' AND second >= @from)),
+            toInt64(sumIf(cell_events, class = 'join' AND second < @from)) - toInt64(sumIf(cell_events, class = 'leave' AND second < @from)))
         FROM
         (
-            SELECT second, class, uniqExactMerge(event_ids) AS cell_events
-            FROM space_second
-            WHERE space_id = @space AND second >= @from AND second <= @to
-            GROUP BY second, class
+            {cells: lo = toDateTime(0, 'UTC'); hi = @to; classes = 'join', 'leave', 'join_error', 'join_error_business', 'session_error'}
         )
-    )) AS window_counts,
-    assumeNotNull((
-        SELECT toInt64(sumIf(cell_events, class = 'join')) - toInt64(sumIf(cell_events, class = 'leave'))
-        FROM
-        (
-            SELECT class, uniqExactMerge(event_ids) AS cell_events
-            FROM space_second
-            WHERE space_id = @space AND second < @from AND class IN ('join', 'leave')
-            GROUP BY second, class
-        )
-    )) AS before_window,
+    )) AS cell_counts,
     assumeNotNull((
         SELECT tuple(toInt64(count()), toInt64(countIf(joined = 0)), toInt64(countIf(joined = 1)))
         FROM
@@ -104,14 +93,14 @@ WITH
           AND kind = 'leave' AND reason IN ('network', 'error')
     )) AS drops
 SELECT
-    tupleElement(window_counts, 1) AS joins,
-    tupleElement(window_counts, 2) AS leaves,
-    tupleElement(window_counts, 1) + tupleElement(window_counts, 3) + tupleElement(window_counts, 4) AS join_attempts,
-    tupleElement(window_counts, 3) AS join_failures,
-    tupleElement(window_counts, 4) AS business_join_failures,
-    tupleElement(window_counts, 5) AS session_errors,
-    before_window AS listeners_before,
-    before_window + tupleElement(window_counts, 1) - tupleElement(window_counts, 2) AS listeners_after,
+    tupleElement(cell_counts, 1) AS joins,
+    tupleElement(cell_counts, 2) AS leaves,
+    tupleElement(cell_counts, 1) + tupleElement(cell_counts, 3) + tupleElement(cell_counts, 4) AS join_attempts,
+    tupleElement(cell_counts, 3) AS join_failures,
+    tupleElement(cell_counts, 4) AS business_join_failures,
+    tupleElement(cell_counts, 5) AS session_errors,
+    tupleElement(cell_counts, 6) AS listeners_before,
+    tupleElement(cell_counts, 6) + tupleElement(cell_counts, 1) - tupleElement(cell_counts, 2) AS listeners_after,
     tupleElement(users, 1) AS users_attempting,
     tupleElement(users, 2) AS users_failed,
     tupleElement(users, 3) AS unique_listeners,

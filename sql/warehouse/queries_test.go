@@ -17,6 +17,14 @@ import (
 // brute-force model of what was meant to arrive.
 func loadScenario(t *testing.T) (model, driver.Conn) {
 	t.Helper()
+	return loadScenarioSealing(t, nil)
+}
+
+// loadScenarioSealing is loadScenario with beforeLast called before the last two insert batches
+// (a sixth of the events, some of them duplicates of earlier ones, then the same batch again as
+// after a consumer crash), to seal cells that those batches then make stale.
+func loadScenarioSealing(t *testing.T, beforeLast func(driver.Conn)) (model, driver.Conn) {
+	t.Helper()
 	conn, _ := newTestDB(t)
 	ctx := testContext(t)
 	// No background merge until mergeAll: the first comparisons see every copy still stored.
@@ -28,7 +36,11 @@ func loadScenario(t *testing.T) (model, driver.Conn) {
 	a := generate(1, "1YqJDqWLyEMGV", t0, 700, 20)
 	b := generate(2, "other-space", t0.Add(-3*time.Minute), 150, 10)
 	all := append(append([]event(nil), a...), b...)
-	for _, batch := range deliver(3, all, 6) {
+	batches := deliver(3, all, 6)
+	for i, batch := range batches {
+		if i == len(batches)-2 && beforeLast != nil {
+			beforeLast(conn)
+		}
 		insertEvents(t, ctx, conn, batch)
 	}
 	// Duplicates must really be stored, or dedup is not being tested.
@@ -81,10 +93,27 @@ func fmtInt(p *int64) string {
 }
 
 func TestQueriesMatchBruteForce(t *testing.T) {
-	m, conn := loadScenario(t)
-	ctx := testContext(t)
 	const space = "1YqJDqWLyEMGV"
 	start := t0.Unix()
+	// Seal the first ten minutes before the last batch: the last batch's late events and
+	// duplicates then make some of those sealed cells stale, and the rest stays never sealed.
+	m, conn := loadScenarioSealing(t, func(conn driver.Conn) {
+		if err := warehouse.Seal(testContext(t), conn, t0.Add(-time.Hour), t0.Add(10*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ctx := testContext(t)
+	all := func() warehouse.SealStatus {
+		t.Helper()
+		s, err := warehouse.CellStatus(ctx, conn, t0.Add(-time.Hour), t0.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if s := all(); s.Sealed == 0 || s.Stale == 0 || s.Unsealed <= s.Stale {
+		t.Fatalf("cells %+v: want sealed, stale and never-sealed ones", s)
+	}
 
 	// The data must exercise what the queries guard against, or the comparisons prove little.
 	full := m.failureRate(space, start-600, start+1800, 60)
@@ -194,8 +223,18 @@ func TestQueriesMatchBruteForce(t *testing.T) {
 		f("after the last event", start+3600, start+3700)
 		f("other space's time", start-200, start-100)
 	}
-	windows() // every copy stored, one rollup row per insert block
+	windows() // every copy stored, one rollup row per insert block; sealed, stale and unsealed cells
+	if err := warehouse.Seal(ctx, conn, t0.Add(-time.Hour), t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if s := all(); s.Unsealed != 0 || s.Sealed == 0 {
+		t.Fatalf("after sealing everything: cells %+v, want all sealed", s)
+	}
+	windows() // every cell read from its sealed count
 	mergeAll(t, conn)
+	if s := all(); s.Unsealed != 0 {
+		t.Fatalf("after merges: cells %+v, want all still sealed (merges keep the count states' sum)", s)
+	}
 	windows() // merged: one row per event and per rollup cell
 }
 

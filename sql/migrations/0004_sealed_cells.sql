@@ -1,0 +1,65 @@
+-- 0004: sealed cell counts, so that a long concurrency curve need not merge every event id.
+--
+-- space_second gets `rows`, a count state of the event rows that went into each state row (a
+-- duplicate delivery adds to it; merges add the states up, so a cell's total only ever grows).
+-- A sealing pass (sql/maintenance/seal_cells.sql, run by the consumer) stores in
+-- space_second_sealed each cell's distinct count together with that total, read in one snapshot;
+-- queries (sql/fragments/cells.sql) use the sealed count of a cell only while its total is
+-- still the sealed one, and merge the uniqExact states of every other cell. Figures are exact
+-- whether or not, and however long ago, a cell was sealed.
+--
+-- The view must be recreated to fill `rows`; the rows already stored get theirs from the
+-- backfill below (it re-adds every event's state: harmless, a state holds each event id once),
+-- which also covers any insert made between the DROP and the CREATE. A migration cut short is
+-- applied again: ADD COLUMN of a column that exists is skipped (warehouse.Migrate), the rest is
+-- idempotent or, for the backfill, harmless to repeat.
+--
+-- {db} is replaced by the target database when the migration runs (see warehouse.Migrate).
+ALTER TABLE {db}.space_second ADD COLUMN rows AggregateFunction(count)
+;
+DROP TABLE IF EXISTS {db}.space_second_mv
+;
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.space_second_mv TO {db}.space_second
+AS SELECT
+    space_id,
+    ts AS second,
+    CAST(multiIf(
+        kind = 'join', 'join',
+        kind = 'leave', 'leave',
+        phase = 'join', if(code IN ('space_ended', 'auth', 'geo_blocked'), 'join_error_business', 'join_error'),
+        'session_error'
+    ) AS Enum8('join' = 1, 'leave' = 2, 'join_error' = 3, 'join_error_business' = 4, 'session_error' = 5)) AS class,
+    uniqExactState(event_id) AS event_ids,
+    countState() AS rows
+FROM {db}.events
+GROUP BY space_id, second, class
+;
+INSERT INTO {db}.space_second (space_id, second, class, event_ids, rows)
+SELECT
+    space_id,
+    ts AS second,
+    CAST(multiIf(
+        kind = 'join', 'join',
+        kind = 'leave', 'leave',
+        phase = 'join', if(code IN ('space_ended', 'auth', 'geo_blocked'), 'join_error_business', 'join_error'),
+        'session_error'
+    ) AS Enum8('join' = 1, 'leave' = 2, 'join_error' = 3, 'join_error_business' = 4, 'session_error' = 5)) AS class,
+    uniqExactState(event_id) AS event_ids,
+    countState() AS rows
+FROM {db}.events
+GROUP BY space_id, second, class
+;
+-- One row per sealing of a cell: its distinct events and the stored_rows it had then. A later
+-- sealing has a larger stored_rows (the ReplacingMergeTree version, so merges keep the latest);
+-- queries take argMax(events, stored_rows) and never rely on merges.
+CREATE TABLE IF NOT EXISTS {db}.space_second_sealed
+(
+    space_id    String,
+    second      DateTime('UTC'),
+    class       Enum8('join' = 1, 'leave' = 2, 'join_error' = 3, 'join_error_business' = 4, 'session_error' = 5),
+    stored_rows UInt64,
+    events      UInt64
+)
+ENGINE = ReplacingMergeTree(stored_rows)
+PARTITION BY toYYYYMM(second)
+ORDER BY (space_id, second, class)
