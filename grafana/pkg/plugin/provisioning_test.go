@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +16,9 @@ const provisioning = "../../provisioning"
 
 // TestProvisioningFiles parses every provisioning file and dashboard and checks that every query
 // of this datasource in them (panel targets, variables, the alert rule) is valid for the plugin:
-// it unmarshals strictly into Query (or VariableQuery) and passes Validate.
+// it unmarshals strictly into Query (or VariableQuery) and passes Validate. Panels on the
+// Prometheus datasource must name a provisioned one; that their PromQL uses only metrics the
+// consumer exports is checked in deployments/monitoring (this package may not import consumers/).
 func TestProvisioningFiles(t *testing.T) {
 	var files []string
 	err := filepath.WalkDir(provisioning, func(path string, d os.DirEntry, err error) error {
@@ -28,6 +31,8 @@ func TestProvisioningFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := map[string]int{}
+	uids := map[string]string{} // provisioned datasources: uid -> type
+	var dashboards []string
 	for _, path := range files {
 		raw, err := os.ReadFile(path)
 		if err != nil {
@@ -36,7 +41,7 @@ func TestProvisioningFiles(t *testing.T) {
 		switch {
 		case strings.HasSuffix(path, ".json"):
 			seen["dashboard"]++
-			checkDashboard(t, path, raw)
+			dashboards = append(dashboards, path)
 		case strings.HasSuffix(path, ".yaml"):
 			var doc map[string]any
 			if err := yaml.Unmarshal(raw, &doc); err != nil {
@@ -49,7 +54,7 @@ func TestProvisioningFiles(t *testing.T) {
 			switch {
 			case doc["datasources"] != nil:
 				seen["datasources"]++
-				checkDatasources(t, path, raw)
+				checkDatasources(t, path, raw, uids)
 			case doc["providers"] != nil:
 				seen["providers"]++
 				checkProviders(t, path, raw)
@@ -63,6 +68,13 @@ func TestProvisioningFiles(t *testing.T) {
 			t.Errorf("%s: unexpected file in provisioning/", path)
 		}
 	}
+	for _, path := range dashboards {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkDashboard(t, path, raw, uids)
+	}
 	for _, kind := range []string{"dashboard", "datasources", "providers", "alerting"} {
 		if seen[kind] == 0 {
 			t.Errorf("no %s file under %s", kind, provisioning)
@@ -73,18 +85,31 @@ func TestProvisioningFiles(t *testing.T) {
 	}
 }
 
-func checkDatasources(t *testing.T, path string, raw []byte) {
+// prometheusUID is the provisioned Prometheus datasource that scrapes the consumer.
+const prometheusUID = "spacepulse-prometheus"
+
+// checkDatasources checks the SpacePulse and Prometheus datasources of path and adds their
+// uids to uids (uid -> type).
+func checkDatasources(t *testing.T, path string, raw []byte, uids map[string]string) {
 	var doc struct {
 		Datasources []struct {
-			Name, Type, UID string
-			JSONData        map[string]any    `yaml:"jsonData"`
-			SecureJSONData  map[string]string `yaml:"secureJsonData"`
+			Name, Type, UID, URL, Access string
+			JSONData                     map[string]any    `yaml:"jsonData"`
+			SecureJSONData               map[string]string `yaml:"secureJsonData"`
 		}
 	}
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 	for _, ds := range doc.Datasources {
+		if _, dup := uids[ds.UID]; dup {
+			t.Errorf("%s: datasource uid %q provisioned twice", path, ds.UID)
+		}
+		uids[ds.UID] = ds.Type
+		if ds.Type == "prometheus" {
+			checkPrometheus(t, path, ds.UID, ds.URL, ds.Access)
+			continue
+		}
 		if ds.Type != ID || ds.UID != "spacepulse" {
 			t.Errorf("%s: datasource %s type %q uid %q, want %s uid spacepulse", path, ds.Name, ds.Type, ds.UID, ID)
 		}
@@ -95,6 +120,26 @@ func checkDatasources(t *testing.T, path string, raw []byte) {
 		if _, ok := ds.SecureJSONData["password"]; !ok {
 			t.Errorf("%s: the password belongs in secureJsonData", path)
 		}
+	}
+}
+
+// checkPrometheus checks the Prometheus datasource: its uid is the one the dashboards use, and
+// its URL comes from $SPACEPULSE_PROMETHEUS_URL, expanded as Grafana does (os.ExpandEnv: no
+// ${VAR:-default} form, so a default written that way would silently give an empty URL).
+func checkPrometheus(t *testing.T, path, uid, raw, access string) {
+	if uid != prometheusUID || access != "proxy" {
+		t.Errorf("%s: Prometheus datasource uid %q access %q, want uid %s access proxy", path, uid, access, prometheusUID)
+	}
+	unset := os.Expand(raw, func(string) string { return "" })
+	set := os.Expand(raw, func(name string) string {
+		if name == "SPACEPULSE_PROMETHEUS_URL" {
+			return "http://127.0.0.1:9090"
+		}
+		return ""
+	})
+	u, err := url.Parse(set)
+	if unset != "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		t.Errorf("%s: Prometheus url %q: want it from $SPACEPULSE_PROMETHEUS_URL (got %q with it set, %q unset)", path, raw, set, unset)
 	}
 }
 
@@ -159,7 +204,10 @@ func checkAlerts(t *testing.T, path string, raw []byte) {
 	}
 }
 
-func checkDashboard(t *testing.T, path string, raw []byte) {
+// checkDashboard checks every panel and variable of a dashboard: SpacePulse queries parse and
+// validate; Prometheus panels use a provisioned Prometheus datasource (uids: uid -> type) and
+// each of their targets has a refId and an expression.
+func checkDashboard(t *testing.T, path string, raw []byte, uids map[string]string) {
 	var d struct {
 		UID, Title string
 		Panels     []struct {
@@ -168,6 +216,7 @@ func checkDashboard(t *testing.T, path string, raw []byte) {
 			Type       string
 			Datasource *struct{ Type, UID string }
 			Targets    []json.RawMessage
+			Panels     []json.RawMessage // a collapsed row's panels
 		}
 		Templating struct {
 			List []struct {
@@ -185,10 +234,34 @@ func checkDashboard(t *testing.T, path string, raw []byte) {
 		t.Errorf("%s: a dashboard needs a uid and a title", path)
 	}
 	for _, p := range d.Panels {
+		if p.Type == "row" && len(p.Panels) > 0 {
+			t.Errorf("%s: row %q: keep rows expanded (panels at the top level), this test reads only those", path, p.Title)
+		}
 		if p.Type == "text" || p.Type == "row" {
 			continue
 		}
-		if p.Datasource == nil || p.Datasource.UID != "spacepulse" || p.Datasource.Type != ID {
+		if p.Datasource != nil && p.Datasource.Type == "prometheus" {
+			if uids[p.Datasource.UID] != "prometheus" {
+				t.Errorf("%s: panel %q: datasource uid %q is not a provisioned Prometheus datasource", path, p.Title, p.Datasource.UID)
+			}
+			if len(p.Targets) == 0 {
+				t.Errorf("%s: panel %q has no query", path, p.Title)
+			}
+			for _, raw := range p.Targets {
+				var q struct {
+					RefID      string `json:"refId"`
+					Expr       string
+					Datasource *struct{ Type, UID string }
+				}
+				if err := json.Unmarshal(raw, &q); err != nil || q.RefID == "" || strings.TrimSpace(q.Expr) == "" {
+					t.Errorf("%s: panel %q: target %s: want a refId and a PromQL expr (%v)", path, p.Title, raw, err)
+				} else if q.Datasource != nil && *q.Datasource != *p.Datasource {
+					t.Errorf("%s: panel %q: query %s datasource %v, the panel's is %v", path, p.Title, q.RefID, *q.Datasource, *p.Datasource)
+				}
+			}
+			continue
+		}
+		if p.Datasource == nil || p.Datasource.UID != "spacepulse" || p.Datasource.Type != ID || uids[p.Datasource.UID] != ID {
 			t.Errorf("%s: panel %q: datasource %v, want the SpacePulse one", path, p.Title, p.Datasource)
 			continue
 		}
