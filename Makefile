@@ -4,6 +4,9 @@ GO    ?= go
 LOCAL := deployments/local
 # Addresses of the local servers started by $(LOCAL)/up.sh.
 export SPACEPULSE_CLICKHOUSE_ADDR ?= 127.0.0.1:9000
+# Its secure native port and the CA that signed its certificate (made by clickhouse.sh start).
+export SPACEPULSE_CLICKHOUSE_TLS_ADDR ?= 127.0.0.1:9440
+export SPACEPULSE_CLICKHOUSE_TLS_CA   ?= $(abspath $(or $(SPACEPULSE_RUN_DIR),.run))/clickhouse/tls/ca.pem
 export SPACEPULSE_KAFKA_BROKERS   ?= 127.0.0.1:9092
 
 .PHONY: demo test test-unit bench build grafana generate up down servers tools clean

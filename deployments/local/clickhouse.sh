@@ -9,7 +9,12 @@
 #
 # Env: SPACEPULSE_RUN_DIR (default <repo>/.run), SPACEPULSE_CLICKHOUSE_PORT
 # (native, default 9000), SPACEPULSE_CLICKHOUSE_HTTP_PORT (default 8123),
+# SPACEPULSE_CLICKHOUSE_TLS_PORT (native over TLS, default 9440),
 # SPACEPULSE_CLICKHOUSE_START_TIMEOUT (seconds, default 60).
+#
+# The TLS port serves a certificate for 127.0.0.1 and localhost signed by a
+# CA of our own, both made once by `start` in $RUN/clickhouse/tls/; clients
+# trust $RUN/clickhouse/tls/ca.pem.
 #
 # The package's own init script / systemd unit is never used.
 set -euo pipefail
@@ -20,6 +25,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 TCP_PORT="${SPACEPULSE_CLICKHOUSE_PORT:-9000}"
 HTTP_PORT="${SPACEPULSE_CLICKHOUSE_HTTP_PORT:-8123}"
+TLS_PORT="${SPACEPULSE_CLICKHOUSE_TLS_PORT:-9440}"
 START_TIMEOUT="${SPACEPULSE_CLICKHOUSE_START_TIMEOUT:-60}"
 
 CH_DIR="$RUN_DIR/clickhouse"
@@ -29,10 +35,19 @@ PIDFILE="$CH_DIR/clickhouse-server.pid"
 STDOUT_LOG="$CH_DIR/log/stdout.log"
 SERVER_LOG="$CH_DIR/log/clickhouse-server.log"
 ERR_LOG="$CH_DIR/log/clickhouse-server.err.log"
+TLS_DIR="$CH_DIR/tls"
 
 # Answers a query on the native port? (Quiet; used by start and status.)
 answering() {
   clickhouse-client --host 127.0.0.1 --port "$TCP_PORT" -q 'SELECT 1' >/dev/null 2>&1
+}
+
+# Completes a TLS handshake on the secure port and trusts the certificate
+# with our CA? (openssl s_client: the server only notes a client that sent
+# no query; a bare TCP probe would make it log an SSL error with a stack.)
+tls_answering() {
+  openssl s_client -connect "127.0.0.1:$TLS_PORT" -CAfile "$TLS_DIR/ca.pem" \
+    -verify_return_error -verify_ip 127.0.0.1 -brief </dev/null >/dev/null 2>&1
 }
 
 server_version() {
@@ -61,6 +76,45 @@ cmd_install() {
   command -v clickhouse-server >/dev/null 2>&1 || die "clickhouse-server still not on PATH after apt-get install"
 }
 
+# Make, once, a CA (ca.pem, ca.key) and a server certificate it signs
+# (server.pem, server.key) for 127.0.0.1 and localhost in $TLS_DIR. Kept
+# across restarts so clients can keep trusting ca.pem; delete $TLS_DIR to
+# make new ones. RSA 2048 and SHA-256: what 18.16's Poco/OpenSSL and Go's
+# crypto/tls both accept; 10 years, so tests never meet an expired one.
+generate_tls() {
+  if [[ -s $TLS_DIR/ca.pem && -s $TLS_DIR/server.pem && -s $TLS_DIR/server.key ]]; then
+    return 0
+  fi
+  command -v openssl >/dev/null 2>&1 || apt_install openssl
+  log "making a test CA and a server certificate for 127.0.0.1/localhost in $TLS_DIR"
+  local tmp
+  mkdir -p "$CH_DIR"
+  tmp=$(mktemp -d "$CH_DIR/tls.XXXXXX")
+  chmod 755 "$tmp"   # ca.pem and server.pem for anyone; the keys stay 600
+  (
+    cd "$tmp"
+    umask 077
+    openssl req -x509 -new -newkey rsa:2048 -nodes -sha256 -days 3650 \
+      -keyout ca.key -out ca.pem -subj "/CN=spacepulse local test CA" \
+      -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign"
+    openssl req -new -newkey rsa:2048 -nodes -sha256 \
+      -keyout server.key -out server.csr -subj "/CN=localhost"
+    printf '%s\n' \
+      "basicConstraints=critical,CA:FALSE" \
+      "keyUsage=critical,digitalSignature,keyEncipherment" \
+      "extendedKeyUsage=serverAuth" \
+      "subjectAltName=IP:127.0.0.1,DNS:localhost" >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+      -sha256 -days 3650 -extfile server.ext -out server.pem
+    rm -f server.csr server.ext ca.srl
+    chmod 644 ca.pem server.pem
+  ) >"$tmp/openssl.log" 2>&1 || { show_tail "$tmp/openssl.log"; rm -rf "$tmp"; die "openssl could not make the test certificates"; }
+  rm -f "$tmp/openssl.log"
+  rm -rf "$TLS_DIR"
+  mv "$tmp" "$TLS_DIR"
+}
+
 # Write $CH_DIR/etc/{config,users}.xml from deployments/local/clickhouse/
 # with ports and paths filled in. Regenerated on every start, so edits to
 # the templates and port changes take effect at the next start.
@@ -69,6 +123,8 @@ generate_config() {
   sed -e "s|@CH_DIR@|$CH_DIR|g" \
       -e "s|@TCP_PORT@|$TCP_PORT|g" \
       -e "s|@HTTP_PORT@|$HTTP_PORT|g" \
+      -e "s|@TLS_PORT@|$TLS_PORT|g" \
+      -e "s|@TLS_DIR@|$TLS_DIR|g" \
       "$LOCAL_DIR/clickhouse/config.xml" >"$CONFIG.tmp"
   mv "$CONFIG.tmp" "$CONFIG"
   if legacy_server; then
@@ -88,9 +144,16 @@ legacy_server() {
   [[ $v =~ version\ 18\. ]]
 }
 
+# A server started from an older config answers on the plain port only.
+warn_no_tls() {
+  tls_answering && return 0
+  log "WARNING: no TLS with $TLS_DIR/ca.pem on 127.0.0.1:$TLS_PORT (started from an older config?): run $0 stop && $0 start"
+}
+
 cmd_start() {
   if answering; then
     log "already running on 127.0.0.1:$TCP_PORT (version $(server_version))"
+    warn_no_tls
     return 0
   fi
   if pid_alive "$PIDFILE" "$CONFIG"; then
@@ -101,8 +164,12 @@ cmd_start() {
     if port_open "$TCP_PORT"; then
       die "port 127.0.0.1:$TCP_PORT is taken by something that is not ClickHouse answering SELECT 1"
     fi
+    if port_open "$TLS_PORT"; then
+      die "TLS port 127.0.0.1:$TLS_PORT is taken (set SPACEPULSE_CLICKHOUSE_TLS_PORT to a free one)"
+    fi
+    generate_tls
     generate_config
-    log "starting clickhouse-server on 127.0.0.1:$TCP_PORT (http $HTTP_PORT), data in $CH_DIR"
+    log "starting clickhouse-server on 127.0.0.1:$TCP_PORT (tls $TLS_PORT, http $HTTP_PORT), data in $CH_DIR"
     # Runs as the invoking user (root in CI): 18.16 has no objection to root,
     # and the data dir is ours, so no chown / user switch is needed.
     spawn "$PIDFILE" "$STDOUT_LOG" clickhouse-server --config-file="$CONFIG"
@@ -120,7 +187,12 @@ cmd_start() {
     fi
     sleep 0.5
   done
-  log "up: 127.0.0.1:$TCP_PORT (pid $(<"$PIDFILE"), version $(server_version))"
+  # The secure port opens before the plain one answers; check it serves our certificate.
+  if ! tls_answering; then
+    show_errors 'SSL|TLS|[Cc]ertificate|tcp_port_secure' "$ERR_LOG"
+    die "clickhouse-server answers on $TCP_PORT but gives no TLS handshake with $TLS_DIR/ca.pem on $TLS_PORT"
+  fi
+  log "up: 127.0.0.1:$TCP_PORT, TLS 127.0.0.1:$TLS_PORT (CA $TLS_DIR/ca.pem) (pid $(<"$PIDFILE"), version $(server_version))"
 }
 
 cmd_stop() {
@@ -130,6 +202,7 @@ cmd_stop() {
 cmd_status() {
   if answering; then
     log "running on 127.0.0.1:$TCP_PORT (version $(server_version))"
+    warn_no_tls
     return 0
   fi
   log "not answering on 127.0.0.1:$TCP_PORT"

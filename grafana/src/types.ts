@@ -52,8 +52,12 @@ export interface SpacePulseOptions extends DataSourceJsonData {
   addr?: string;
   database?: string;
   user?: string;
+  /** Connect over TLS (the server's secure native port, usually 9440). */
   tls?: boolean;
+  /** Do not verify the server's certificate (self-signed test servers only). */
   tlsSkipVerify?: boolean;
+  /** Host name to verify the certificate against, when it is not the address's host. */
+  tlsServerName?: string;
   timeoutSeconds?: number;
   rowLimit?: number;
   streamDelaySeconds?: number;
@@ -61,6 +65,8 @@ export interface SpacePulseOptions extends DataSourceJsonData {
 
 export interface SpacePulseSecureOptions {
   password?: string;
+  /** PEM of the CA that signed the server's certificate (as Grafana's own datasources name it). */
+  tlsCACert?: string;
 }
 
 /** A dashboard variable query (pkg/plugin/variable.go). */

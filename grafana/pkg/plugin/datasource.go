@@ -73,7 +73,7 @@ func (d *Datasource) connection(ctx context.Context) (driver.Conn, error) {
 	}
 	conn, err := warehouse.OpenTLS(ctx, d.settings.Warehouse, d.settings.TLS, nil)
 	if err != nil {
-		return nil, explainConnectError(err)
+		return nil, explainConnectError(err, d.settings.TLS != nil)
 	}
 	d.conn = conn
 	return conn, nil
@@ -88,8 +88,9 @@ const (
 	codeIPNotAllowed         = 195
 )
 
-// explainConnectError turns a connect failure into a message that says what to change.
-func explainConnectError(err error) error {
+// explainConnectError turns a connect failure into a message that says what to change; tlsOn
+// is whether the datasource connects over TLS.
+func explainConnectError(err error, tlsOn bool) error {
 	switch warehouse.ExceptionCode(err) {
 	case codeUnknownUser, codeWrongPassword, codeRequiredPassword, codeAuthenticationFailed:
 		return backend.DownstreamError(fmt.Errorf("authentication failed: check the user and password in the datasource settings: %w", err))
@@ -98,6 +99,9 @@ func explainConnectError(err error) error {
 	}
 	if errors.Is(err, warehouse.ErrNoDatabase) {
 		return backend.DownstreamError(fmt.Errorf("%w (set the database in the datasource settings)", err))
+	}
+	if hint := tlsHint(err, tlsOn); hint != "" {
+		return backend.DownstreamError(fmt.Errorf("cannot reach ClickHouse: %s: %w", hint, err))
 	}
 	return backend.DownstreamError(fmt.Errorf("cannot reach ClickHouse: check the address and TLS settings: %w", err))
 }

@@ -37,6 +37,7 @@ type jsonSettings struct {
 	User               string `json:"user"`
 	TLS                bool   `json:"tls"`
 	TLSSkipVerify      bool   `json:"tlsSkipVerify"`
+	TLSServerName      string `json:"tlsServerName"`
 	TimeoutSeconds     int    `json:"timeoutSeconds"`
 	RowLimit           int    `json:"rowLimit"`
 	StreamDelaySeconds *int   `json:"streamDelaySeconds"`
@@ -46,7 +47,9 @@ type jsonSettings struct {
 type Settings struct {
 	// Warehouse is the ClickHouse address, database, user and password (secureJsonData.password).
 	Warehouse warehouse.Config
-	// TLS is nil for plain TCP.
+	// TLS is nil for plain TCP (jsonData.tls off). Otherwise it verifies the server's certificate
+	// against secureJsonData.tlsCACert when set (the system roots when not), for the host of
+	// the address or jsonData.tlsServerName, unless jsonData.tlsSkipVerify.
 	TLS *tls.Config
 	// Timeout bounds every query (context and ClickHouse max_execution_time); default 30s.
 	Timeout time.Duration
@@ -98,7 +101,11 @@ func ParseSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 	}
 	out.Warehouse.ReadTimeout = out.Timeout + 5*time.Second
 	if js.TLS {
-		out.TLS = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: js.TLSSkipVerify} //nolint:gosec // an explicit user choice for self-signed servers
+		tc, err := tlsConfig(js, s.DecryptedSecureJSONData[secureTLSCACert])
+		if err != nil {
+			return Settings{}, err
+		}
+		out.TLS = tc
 	}
 	if err := out.Warehouse.Validate(); err != nil {
 		return Settings{}, fmt.Errorf("settings: %w", err)

@@ -1,6 +1,6 @@
 import React from 'react';
 import { DataSourcePluginOptionsEditorProps } from '@grafana/data';
-import { Field, FieldSet, Input, SecretInput, Switch } from '@grafana/ui';
+import { Field, FieldSet, Input, SecretInput, SecretTextArea, Switch } from '@grafana/ui';
 
 import { SpacePulseOptions, SpacePulseSecureOptions } from '../types';
 
@@ -11,6 +11,14 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
   const secure = (options.secureJsonData ?? {}) as SpacePulseSecureOptions;
   const set = (patch: Partial<SpacePulseOptions>) => onOptionsChange({ ...options, jsonData: { ...jsonData, ...patch } });
   const num = (v: string) => (v === '' ? undefined : Number(v));
+  const setSecret = (key: keyof SpacePulseSecureOptions, value: string) =>
+    onOptionsChange({ ...options, secureJsonData: { ...secure, [key]: value } });
+  const resetSecret = (key: keyof SpacePulseSecureOptions) =>
+    onOptionsChange({
+      ...options,
+      secureJsonFields: { ...secureJsonFields, [key]: false },
+      secureJsonData: { ...secure, [key]: '' },
+    });
 
   return (
     <div data-testid="spacepulse-config-editor">
@@ -30,23 +38,43 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
             width={40}
             isConfigured={!!secureJsonFields?.password}
             value={secure.password ?? ''}
-            onChange={(e) => onOptionsChange({ ...options, secureJsonData: { ...secure, password: e.currentTarget.value } })}
-            onReset={() =>
-              onOptionsChange({
-                ...options,
-                secureJsonFields: { ...secureJsonFields, password: false },
-                secureJsonData: { ...secure, password: '' },
-              })
-            }
+            onChange={(e) => setSecret('password', e.currentTarget.value)}
+            onReset={() => resetSecret('password')}
           />
         </Field>
         <Field label="TLS" description="Connect over TLS (the server's secure native port, usually 9440)">
           <Switch id="spacepulse-tls" value={!!jsonData.tls} onChange={(e) => set({ tls: e.currentTarget.checked })} />
         </Field>
         {jsonData.tls && (
-          <Field label="Skip certificate verification" description="Only for self-signed test servers">
-            <Switch id="spacepulse-tls-skip" value={!!jsonData.tlsSkipVerify} onChange={(e) => set({ tlsSkipVerify: e.currentTarget.checked })} />
-          </Field>
+          <>
+            <Field
+              label="CA certificate"
+              description="PEM of the CA that signed the server's certificate; empty: the system's CAs. Stored encrypted (secureJsonData)"
+            >
+              <SecretTextArea
+                id="spacepulse-tls-ca"
+                cols={64}
+                rows={6}
+                placeholder="-----BEGIN CERTIFICATE-----"
+                isConfigured={!!secureJsonFields?.tlsCACert}
+                value={secure.tlsCACert ?? ''}
+                onChange={(e) => setSecret('tlsCACert', e.currentTarget.value)}
+                onReset={() => resetSecret('tlsCACert')}
+              />
+            </Field>
+            <Field label="Server name" description="Host name the certificate is for, when it is not the address's host">
+              <Input
+                id="spacepulse-tls-server-name"
+                width={40}
+                placeholder="clickhouse.example.com"
+                value={jsonData.tlsServerName ?? ''}
+                onChange={(e) => set({ tlsServerName: e.currentTarget.value })}
+              />
+            </Field>
+            <Field label="Skip certificate verification" description="Only for self-signed test servers">
+              <Switch id="spacepulse-tls-skip" value={!!jsonData.tlsSkipVerify} onChange={(e) => set({ tlsSkipVerify: e.currentTarget.checked })} />
+            </Field>
+          </>
         )}
       </FieldSet>
       <FieldSet label="Limits">

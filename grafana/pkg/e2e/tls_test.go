@@ -1,0 +1,178 @@
+package e2e
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
+	"github.com/spacepulse/spacepulse/sql/warehouse"
+	"github.com/spacepulse/spacepulse/sql/warehouse/warehousetest"
+)
+
+// The TLS server the tests use: the same ClickHouse as SPACEPULSE_CLICKHOUSE_ADDR on its secure
+// native port (deployments/local/clickhouse.sh serves one, with a certificate for 127.0.0.1 and
+// localhost signed by its own CA).
+const (
+	// envTLSAddr is the secure native port, default 127.0.0.1:9440.
+	envTLSAddr = "SPACEPULSE_CLICKHOUSE_TLS_ADDR"
+	// envTLSCA is the PEM file of the CA that signed its certificate, default
+	// $SPACEPULSE_RUN_DIR/clickhouse/tls/ca.pem, SPACEPULSE_RUN_DIR defaulting to <repo>/.run.
+	envTLSCA = "SPACEPULSE_CLICKHOUSE_TLS_CA"
+)
+
+// tlsServer returns the TLS address and the CA's PEM, skipping or failing t per the gate
+// (warehousetest.EnvGate) when the port gives no TLS handshake or the CA file is missing.
+func tlsServer(t *testing.T) (addr, caPEM string) {
+	t.Helper()
+	warehousetest.NeedServer(t) // the plain port: the test database is made through it
+	addr = os.Getenv(envTLSAddr)
+	if addr == "" {
+		addr = "127.0.0.1:9440"
+	}
+	caPath := os.Getenv(envTLSCA)
+	if caPath == "" {
+		run := os.Getenv("SPACEPULSE_RUN_DIR")
+		if run == "" {
+			run = filepath.Join("..", "..", "..", ".run") // go test runs in grafana/pkg/e2e
+		}
+		caPath = filepath.Join(run, "clickhouse", "tls", "ca.pem")
+	}
+	unavailable := func(format string, args ...any) {
+		t.Helper()
+		msg := "ClickHouse TLS: " + fmt.Sprintf(format, args...) + " (deployments/local/clickhouse.sh stop && start serves it; " +
+			envTLSAddr + ", " + envTLSCA + " name it)"
+		if os.Getenv(warehousetest.EnvGate) == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg + "; set " + warehousetest.EnvGate + "=1 to require it")
+	}
+	ca, err := os.ReadFile(caPath)
+	if err != nil {
+		unavailable("cannot read the CA file: %v", err)
+	}
+	// A handshake rather than a bare TCP probe: 18.16 logs a connection that never starts TLS as an
+	// SSL error with a stack trace. Verification is the tests' business, not the probe's.
+	d := &net.Dialer{Timeout: 2 * time.Second}
+	conn, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // a reachability probe
+	if err != nil {
+		unavailable("no TLS handshake at %s: %v", addr, err)
+	}
+	_ = conn.Close()
+	return addr, string(ca)
+}
+
+// tlsInstance is a datasource for cfg's database at addr with tls on, secureJsonData.tlsCACert
+// caPEM (none when empty) and jsonData extra.
+func tlsInstance(cfg warehouse.Config, addr, caPEM string, extra map[string]any) instance {
+	js := map[string]any{"tls": true}
+	for k, v := range extra {
+		js[k] = v
+	}
+	in := newInstance(withAddr(cfg, addr), cfg.Password, js)
+	if caPEM != "" {
+		in.pc.DataSourceInstanceSettings.DecryptedSecureJSONData["tlsCACert"] = caPEM
+	}
+	return in
+}
+
+// TestCheckHealthTLS runs CheckHealth through the plugin binary against ClickHouse's secure port:
+// verified with the CA from secureJsonData, or unverified on request; and each way it can be
+// misconfigured fails with a message that names the setting to change.
+func TestCheckHealthTLS(t *testing.T) {
+	addr, ca := tlsServer(t)
+	_, cfg, _ := newDB(t)
+	c := launch(t)
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("%s %q: %v", envTLSAddr, addr, err)
+	}
+
+	ok := func(name string, in instance) {
+		t.Helper()
+		got := c.checkHealth(t, in)
+		if got.Status != backend.HealthStatusOk || !strings.Contains(got.Message, "schema version") {
+			t.Errorf("%s: got %v %q, want OK", name, got.Status, got.Message)
+		}
+	}
+	ok("the CA in tlsCACert", tlsInstance(cfg, addr, ca, nil))
+	ok("tlsSkipVerify without a CA", tlsInstance(cfg, addr, "", map[string]any{"tlsSkipVerify": true}))
+	ok("tlsSkipVerify and a CA of someone else", tlsInstance(cfg, addr, otherCAPEM(t), map[string]any{"tlsSkipVerify": true}))
+	if host == "127.0.0.1" {
+		// The certificate names both; the address's host is checked unless tlsServerName says otherwise.
+		ok("the address by the name localhost", tlsInstance(cfg, net.JoinHostPort("localhost", port), ca, nil))
+		ok("tlsServerName localhost", tlsInstance(cfg, addr, ca, map[string]any{"tlsServerName": "localhost"}))
+	}
+
+	fail := func(name string, in instance, want ...string) {
+		t.Helper()
+		got := c.checkHealth(t, in)
+		if got.Status != backend.HealthStatusError {
+			t.Errorf("%s: got %v %q, want an error", name, got.Status, got.Message)
+			return
+		}
+		for _, w := range want {
+			if !strings.Contains(got.Message, w) {
+				t.Errorf("%s: message %q, want it to contain %q", name, got.Message, w)
+			}
+		}
+	}
+	fail("no CA", tlsInstance(cfg, addr, "", nil),
+		"certificate signed by unknown authority", "set tlsCACert")
+	fail("a CA of someone else", tlsInstance(cfg, addr, otherCAPEM(t), nil),
+		"certificate signed by unknown authority", "set tlsCACert")
+	fail("tlsServerName the certificate does not name", tlsInstance(cfg, addr, ca, map[string]any{"tlsServerName": "clickhouse.example.com"}),
+		"clickhouse.example.com", "tlsServerName")
+	fail("TLS at the plain port", tlsInstance(cfg, cfg.Addr, ca, nil),
+		"first record does not look like a TLS handshake", "secure native port")
+	fail("no TLS at the TLS port", newInstance(withAddr(cfg, addr), cfg.Password, nil),
+		"cannot reach ClickHouse", "secure native port", "turn on TLS")
+}
+
+// TestTLSCACertInvalid: a tlsCACert that is no certificate fails the datasource's settings (the
+// SDK reports the instance's error as the health message), and the message names the field. No
+// server is needed: the settings fail before any connection.
+func TestTLSCACertInvalid(t *testing.T) {
+	c := launch(t)
+	f := func(name, pem, want string) {
+		t.Helper()
+		got := c.checkHealth(t, tlsInstance(warehousetest.Config("system"), "127.0.0.1:9440", pem, nil))
+		if got.Status != backend.HealthStatusError || !strings.Contains(got.Message, want) {
+			t.Errorf("%s: got %v %q, want an error containing %q", name, got.Status, got.Message, want)
+		}
+	}
+	f("a file name, not PEM", "/etc/ssl/ca.pem", "tlsCACert: no PEM certificate found")
+	f("a private key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "tlsCACert: holds a private key")
+}
+
+// otherCAPEM is a CA certificate that signed nothing the server has.
+func otherCAPEM(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "not the spacepulse CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
