@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
+	"github.com/spacepulse/spacepulse/sql/warehouse"
 	"github.com/spacepulse/spacepulse/sql/warehouse/warehousetest"
 )
 
@@ -14,7 +16,7 @@ func TestCheckHealth(t *testing.T) {
 	c := launch(t)
 
 	got := c.checkHealth(t, in)
-	if got.Status != backend.HealthStatusOk || !strings.Contains(got.Message, "schema version 3") {
+	if want := fmt.Sprintf("schema version %d", warehouse.LatestVersion); got.Status != backend.HealthStatusOk || !strings.Contains(got.Message, want) {
 		t.Errorf("health of a migrated database: %v %q", got.Status, got.Message)
 	}
 
