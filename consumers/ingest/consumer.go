@@ -30,7 +30,9 @@ type ConsumerConfig struct {
 	// MetricsAddr, when not empty, serves Prometheus metrics at
 	// http://MetricsAddr/metrics (e.g. 127.0.0.1:9464).
 	MetricsAddr string
-	Pipeline    Config
+	// SealInterval is how often the seconds written are sealed (Sealer); 0 turns sealing off.
+	SealInterval time.Duration
+	Pipeline     Config
 	ClickHouse  warehouse.Config
 }
 
@@ -53,6 +55,8 @@ func (c *ConsumerConfig) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Pipeline.DrainTimeout, "drain-timeout", 30*time.Second, "how long the final flush and commit may take on shutdown")
 	fs.BoolVar(&c.Migrate, "migrate", true, "apply the ClickHouse migrations at start")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464; empty: off)")
+	fs.DurationVar(&c.SealInterval, "seal-interval", DefaultSealInterval,
+		"seal the per-second counts of the seconds written this often, so long curves read fast (0: off; figures are exact either way)")
 	c.ClickHouse.BindFlags(fs)
 }
 
@@ -66,6 +70,9 @@ func (c *ConsumerConfig) Validate() error {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			return fmt.Errorf("-metrics-addr %q: want host:port such as 127.0.0.1:9464 (SPACEPULSE_METRICS_ADDR)", c.MetricsAddr)
 		}
+	}
+	if c.SealInterval < 0 {
+		return fmt.Errorf("-seal-interval %s: want a positive duration such as 10s, or 0 to turn sealing off (SPACEPULSE_SEAL_INTERVAL)", c.SealInterval)
 	}
 	if c.Pipeline.Topic == "" {
 		return errors.New("-kafka-topic is empty: name the topic to consume (SPACEPULSE_KAFKA_TOPIC)")
@@ -181,7 +188,16 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 	defer w.Close()
 	cfg := c.Pipeline
 	cfg.Logger = logger
-	p := New(cfg, r, NewSink(conn, c.ClickHouse.Database), w)
+	sink := NewSink(conn, c.ClickHouse.Database)
+	if c.SealInterval > 0 {
+		sink.Sealer = NewSealer(WarehouseSealer(conn), c.SealInterval, logger)
+		sealCtx, stopSealing := context.WithCancel(context.WithoutCancel(ctx))
+		sealed := make(chan struct{})
+		go func() { defer close(sealed); sink.Sealer.Run(sealCtx) }()
+		// After the pipeline drained: a last pass over what it wrote, then return.
+		defer func() { stopSealing(); <-sealed }()
+	}
+	p := New(cfg, r, sink, w)
 	if c.MetricsAddr != "" {
 		stop, err := serveMetrics(c.MetricsAddr, p.Stats(), r, logger)
 		if err != nil {

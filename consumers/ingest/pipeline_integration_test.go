@@ -242,6 +242,14 @@ func TestPipelineExactFiguresAndDeadLetters(t *testing.T) {
 	if got := run.p.Stats().Invalid.Load(); got != int64(len(load.invalid)) {
 		t.Fatalf("pipeline counted %d invalid events, want %d", got, len(load.invalid))
 	}
+	// The last sealing pass after the drain left every cell it wrote sealed.
+	cells, err := warehouse.CellStatus(t.Context(), conn, start.Add(-24*time.Hour), start.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.sealer.Passes() == 0 || cells.Sealed == 0 || cells.Unsealed != 0 {
+		t.Fatalf("after the consumer stopped: %d sealing passes, cells %+v; want every cell sealed", run.sealer.Passes(), cells)
+	}
 	if n := count(t, conn, "SELECT uniqExact(event_id) FROM events"); n != uint64(len(load.events)) {
 		t.Fatalf("%d distinct event ids stored, want %d", n, len(load.events))
 	}

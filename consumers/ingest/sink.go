@@ -24,6 +24,8 @@ const insertColumns = "event_id, kind, ts, ts_ms, space_id, session_id, user_id,
 type Sink struct {
 	conn  driver.Conn
 	query string
+	// Sealer, when not nil, is told the event seconds of every block inserted.
+	Sealer *Sealer
 
 	ids, sessions    []uuid.UUID
 	secs, ms, joinMS []int64
@@ -55,6 +57,7 @@ func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch) error {
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("insert %d rows into events: %w", n, err)
 	}
+	s.Sealer.Touch(s.secs)
 	return nil
 }
 

@@ -22,6 +22,8 @@ func TestParseSaysWhatToChange(t *testing.T) {
 	f([]string{"-kafka-topic", "x", "-dlq-topic", "x"}, nil, "dead-letter topic")
 	f([]string{"-clickhouse-addr", "nope"}, nil, "clickhouse-addr")
 	f([]string{"-no-such-flag"}, nil, "no-such-flag")
+	f([]string{"-seal-interval", "-5s"}, nil, "SPACEPULSE_SEAL_INTERVAL")
+	f(nil, map[string]string{"SPACEPULSE_SEAL_INTERVAL": "0"}, "")
 	f(nil, map[string]string{"SPACEPULSE_BATCH_ROWS": "many"}, "SPACEPULSE_BATCH_ROWS")
 	f([]string{"-kafka-group", "g2"}, map[string]string{"SPACEPULSE_KAFKA_TOPIC": "other"}, "")
 }
