@@ -14,7 +14,10 @@
 --   count is used and its uniqExact states are not read at all.
 -- - merged: every other cell (never sealed, or rows added since: a late event, a duplicate, the
 --   live tail) merges its uniqExact states as before. PREWHERE keeps their event_ids from being
---   read for the clean cells.
+--   read for the clean cells. GLOBAL NOT IN, on a local table, builds the set of clean cells
+--   once, when the query runs: ClickHouse 18.16 builds a plain IN set while analysing the query,
+--   once more for every subquery level above it (measured: 29 ms at the top, 60 ms one level
+--   down, 100 ms two levels down, for a 3-hour window over 10M events).
 -- So a figure never depends on the sealing pass having run; only the speed does.
     SELECT second, class, sealed_events AS cell_events
     FROM
@@ -37,7 +40,7 @@
     SELECT second, class, uniqExactMerge(event_ids) AS cell_events
     FROM space_second
     PREWHERE space_id = @space AND second >= {lo} AND second <= {hi} AND class IN ({classes})
-      AND (second, class) NOT IN
+      AND (second, class) GLOBAL NOT IN
       (
         SELECT second, class
         FROM

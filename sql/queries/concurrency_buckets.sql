@@ -1,13 +1,15 @@
 -- concurrency_buckets: concurrent listeners CCL(t) in one space over [@from, @to], reduced to
 -- buckets of @step seconds: the peak (max of CCL over the bucket's seconds) and the last value
--- (CCL at the bucket's last second inside the window). For panels whose interval is wider than a
--- second; with @step = 1 it is concurrency.sql.
+-- (CCL at the bucket's last second inside the window). For dashboard panels; with @step = 1 it is
+-- concurrency.sql's curve.
 --
 -- The curve is concurrency.sql's (joins - leaves with ts <= t, each event_id once, starting from
--- the count before @from, an empty second carrying the last value forward); this file only adds
--- the outer GROUP BY. Buckets start at multiples of @step seconds since the epoch and are clipped
--- to the window: the first and last bucket only see the seconds inside [@from, @to]. Dense: every
--- bucket of the window is returned.
+-- the count before @from, an empty second carrying the last value forward). Buckets start at
+-- multiples of @step seconds since the epoch and are clipped to the window: the first and last
+-- bucket only see the seconds inside [@from, @to]. Dense: every bucket of the window.
+--
+-- The curve is one aggregation over the cells, and the bucketing happens in the same SELECT as
+-- its ARRAY JOIN.
 --
 -- Parameters:
 --   @space  String    the space id
@@ -16,38 +18,27 @@
 --   @step   UInt32    bucket length in seconds (>= 1)
 -- Returns, one row per bucket in order: bucket DateTime('UTC'), peak Int64, last Int64.
 SELECT
-    toDateTime(intDiv(toUInt32(second), @step) * @step, 'UTC') AS bucket,
-    max(listeners) AS peak,
-    argMax(listeners, second) AS last
+    toDateTime(intDiv(toUInt32(@from) + offset - 1, @step) * @step, 'UTC') AS bucket,
+    max(baseline + running_delta) AS peak,
+    argMax(baseline + running_delta, offset) AS last
 FROM
 (
     SELECT
-        @from + (offset - 1) AS second,
-        baseline + running_delta AS listeners
+        -- CCL just before the window: every join and leave up to @from - 1.
+        toInt64(sumIf(cell_events, class = 'join' AND second < @from)) - toInt64(sumIf(cell_events, class = 'leave' AND second < @from)) AS baseline,
+        -- per-second joins and leaves of the window, dense, then their running difference
+        toUInt32(@to) - toUInt32(@from) + 1 AS seconds,
+        arrayCumSum(arrayMap((j, l) -> toInt64(j) - toInt64(l),
+            arrayResize(groupArrayInsertAtIf(cell_events, toUInt32(toUInt32(second) - toUInt32(@from)), class = 'join' AND second >= @from), seconds),
+            arrayResize(groupArrayInsertAtIf(cell_events, toUInt32(toUInt32(second) - toUInt32(@from)), class = 'leave' AND second >= @from), seconds)
+        )) AS running
     FROM
     (
-        SELECT
-            -- CCL just before the window: every join and leave up to @from - 1.
-            sumIf(delta, second_of_cell < @from) AS baseline,
-            arrayCumSum(arrayResize(
-                groupArrayInsertAtIf(delta, toUInt32(toUInt32(second_of_cell) - toUInt32(@from)), second_of_cell >= @from),
-                toUInt32(@to) - toUInt32(@from) + 1
-            )) AS running
-        FROM
-        (
-            SELECT
-                second AS second_of_cell,
-                toInt64(sumIf(cell_events, class = 'join')) - toInt64(sumIf(cell_events, class = 'leave')) AS delta
-            FROM
-            (
-                {cells: lo = toDateTime(0, 'UTC'); hi = @to; classes = 'join', 'leave'}
-            )
-            GROUP BY second
-        )
+        {cells: lo = toDateTime(0, 'UTC'); hi = @to; classes = 'join', 'leave'}
     )
-    ARRAY JOIN
-        running AS running_delta,
-        arrayEnumerate(running) AS offset
 )
+ARRAY JOIN
+    running AS running_delta,
+    arrayEnumerate(running) AS offset
 GROUP BY bucket
 ORDER BY bucket

@@ -655,6 +655,9 @@ def cases():
                         MODEL.spaces_in_window(lo, hi, limit)))
     out += [
         ("space_bounds", dict(space=SPACE), MODEL.space_bounds(SPACE)),
+        ("space_exists", dict(space=SPACE), [[1]]),
+        ("space_exists", dict(space="other-space"), [[1]]),
+        ("space_exists", dict(space="x' OR 1=1 --"), [[0]]),
         ("space_bounds", dict(space="x' OR 1=1 --"), MODEL.space_bounds("x' OR 1=1 --")),
         ("spaces", {}, MODEL.spaces()),
         ("summary", dict(space="'); DROP TABLE events; --", min_attempts=MIN_ATTEMPTS,

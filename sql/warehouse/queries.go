@@ -210,6 +210,16 @@ func Bounds(ctx context.Context, conn Querier, space string) (first, last time.T
 	return first.UTC(), last.UTC(), nil
 }
 
+// SpaceExists reports whether space has any event, cheaply (queries/space_exists.sql): for
+// checking a room a user picked before querying it.
+func SpaceExists(ctx context.Context, conn Querier, space string) (bool, error) {
+	var has uint8
+	if err := conn.QueryRow(ctx, queries["space_exists"], clickhouse.Named("space", space)).Scan(&has); err != nil {
+		return false, fmt.Errorf("query whether %q has events: %w", space, err)
+	}
+	return has == 1, nil
+}
+
 // SpaceInfo is one space with events.
 type SpaceInfo struct {
 	Space       string

@@ -287,6 +287,9 @@ func TestBoundsAndSpaces(t *testing.T) {
 		if !errors.Is(err, wantErr) {
 			t.Fatalf("Bounds(%q) error %v, want %v", space, err, wantErr)
 		}
+		if ok, err := warehouse.SpaceExists(ctx, conn, space); err != nil || ok != (wantErr == nil) {
+			t.Fatalf("SpaceExists(%q) = %v, %v; want %v", space, ok, err, wantErr == nil)
+		}
 		if err != nil {
 			return
 		}
@@ -347,6 +350,9 @@ func TestBoundValuesAreNotSQL(t *testing.T) {
 		}
 		if _, _, err := warehouse.Bounds(ctx, conn, space); !errors.Is(err, warehouse.ErrUnknownSpace) {
 			t.Fatalf("Bounds(%q) error %v, want ErrUnknownSpace", space, err)
+		}
+		if ok, err := warehouse.SpaceExists(ctx, conn, space); err != nil || ok {
+			t.Fatalf("SpaceExists(%q) = %v, %v; want false", space, ok, err)
 		}
 		rows, err := warehouse.FailuresBy(ctx, conn, space, from, to, "code")
 		if err != nil || len(rows) != 0 {

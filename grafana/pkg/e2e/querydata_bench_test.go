@@ -86,6 +86,16 @@ func loadBench(b *testing.B, conn driver.Conn, n int) {
 		}
 	}
 	b.Logf("inserted %d events in %s", n, time.Since(start).Round(time.Millisecond))
+	// What the consumer's Sealer does for the seconds it wrote.
+	start = time.Now()
+	if err := warehouse.Seal(b.Context(), conn, t0, t0.Add(span*time.Second)); err != nil {
+		b.Fatal(err)
+	}
+	cells, err := warehouse.CellStatus(b.Context(), conn, t0, t0.Add(span*time.Second))
+	if err != nil || cells.Unsealed != 0 {
+		b.Fatalf("after sealing: %+v, %v", cells, err)
+	}
+	b.Logf("sealed %d cells in %s", cells.Sealed, time.Since(start).Round(time.Millisecond))
 }
 
 // BenchmarkQueryDataConcurrency3h times QueryData through the plugin binary over gRPC for a

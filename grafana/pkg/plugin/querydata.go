@@ -3,7 +3,6 @@ package plugin
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -129,11 +128,12 @@ func (d *Datasource) rooms(ctx context.Context, conn driver.Conn, r request) ([]
 		return out, nil
 	}
 	for _, room := range r.Rooms {
-		if _, _, err := warehouse.Bounds(ctx, conn, room); err != nil {
-			if errors.Is(err, warehouse.ErrUnknownSpace) {
-				return nil, backend.DownstreamErrorf("room %q has no events: pick a room from the list", room)
-			}
+		ok, err := warehouse.SpaceExists(ctx, conn, room)
+		if err != nil {
 			return nil, err
+		}
+		if !ok {
+			return nil, backend.DownstreamErrorf("room %q has no events: pick a room from the list", room)
 		}
 	}
 	return r.Rooms, nil

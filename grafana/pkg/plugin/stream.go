@@ -49,8 +49,12 @@ func (d *Datasource) SubscribeStream(ctx context.Context, req *backend.Subscribe
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := warehouse.Bounds(ctx, conn, room); err != nil {
-		d.logger.Debug("refuse stream", "room", room, "error", err.Error())
+	ok, err := warehouse.SpaceExists(ctx, conn, room)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		d.logger.Debug("refuse stream of a room without events", "room", room)
 		return &backend.SubscribeStreamResponse{Status: backend.SubscribeStreamStatusNotFound}, nil
 	}
 	return &backend.SubscribeStreamResponse{Status: backend.SubscribeStreamStatusOK}, nil
