@@ -519,17 +519,11 @@ def server_addr():
 
 
 def migrate(engine, db):
-    """Every statement of every migration, as warehouse.Migrate applies them (an ADD COLUMN of a
-    column that exists counts as applied: 18.16 has no ADD COLUMN IF NOT EXISTS)."""
+    """Every statement of every migration, as warehouse.Migrate applies them."""
     engine.execute("CREATE DATABASE IF NOT EXISTS " + db)
     for path in MIGRATIONS:
         for stmt in split_statements(open(path).read()):
-            try:
-                engine.execute(stmt.replace("{db}", db))
-            except Exception as err:  # chdb and clickhouse-client raise different types
-                if "ADD COLUMN" in stmt and "already exists" in str(err):
-                    continue
-                raise
+            engine.execute(stmt.replace("{db}", db))
 
 
 def seal(engine, lo, hi):

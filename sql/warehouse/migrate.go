@@ -27,8 +27,6 @@ const dbPlaceholder = "{db}"
 const (
 	codeUnknownTable    = 60
 	codeUnknownDatabase = 81
-	codeIllegalColumn   = 44 // 18.16: "Cannot add column x: column with this name already exists"
-	codeDuplicateColumn = 15 // current ClickHouse, same message
 )
 
 // Migration is one file of package sql's migrations/: NNNN_name.sql.
@@ -123,10 +121,9 @@ func hasCode(stmt string) bool {
 // name, applied_at), then applies, in version order, every embedded migration not recorded there
 // yet, recording each after all its statements succeeded. It returns the versions it applied:
 // none when the schema is already current, so running it twice is a no-op. Every statement is
-// idempotent (CREATE … IF NOT EXISTS, DROP … IF EXISTS) or harmless to repeat (a backfill of
-// uniqExact states), so a migration cut short (or two Migrate calls racing) is simply applied
-// again. ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS, so an `ALTER TABLE … ADD
-// COLUMN` whose column exists already counts as applied (see addsExistingColumn).
+// idempotent (CREATE … IF NOT EXISTS, DROP … IF EXISTS) or harmless to repeat (a rollup
+// rebuilt from events), so a migration cut short (or two Migrate calls racing) is simply applied
+// again.
 //
 // conn may be bound to any existing database: Migrate names database in every statement.
 func Migrate(ctx context.Context, conn Execer, database string) (applied []int, err error) {
@@ -155,7 +152,7 @@ func Migrate(ctx context.Context, conn Execer, database string) (applied []int, 
 			continue
 		}
 		for i, stmt := range m.Statements {
-			if err := conn.Exec(ctx, strings.ReplaceAll(stmt, dbPlaceholder, database)); err != nil && !addsExistingColumn(stmt, err) {
+			if err := conn.Exec(ctx, strings.ReplaceAll(stmt, dbPlaceholder, database)); err != nil {
 				return applied, fmt.Errorf("apply migration %04d_%s statement %d to %s: %w", m.Version, m.Name, i+1, database, err)
 			}
 		}
@@ -167,17 +164,6 @@ func Migrate(ctx context.Context, conn Execer, database string) (applied []int, 
 		applied = append(applied, m.Version)
 	}
 	return applied, nil
-}
-
-// addsExistingColumn reports whether err is ClickHouse refusing stmt, an ALTER TABLE … ADD
-// COLUMN, because the column is there: the statement ran before (a migration cut short).
-func addsExistingColumn(stmt string, err error) bool {
-	upper := strings.ToUpper(stmt)
-	if !strings.Contains(upper, "ALTER TABLE") || !strings.Contains(upper, "ADD COLUMN") {
-		return false
-	}
-	code := exceptionCode(err)
-	return (code == codeIllegalColumn || code == codeDuplicateColumn) && strings.Contains(err.Error(), "already exists")
 }
 
 func appliedVersions(ctx context.Context, conn Querier, table string) (map[int]bool, error) {

@@ -137,17 +137,30 @@ func BenchmarkQueryDataConcurrency3h(b *testing.B) {
 	}
 	// cold: every iteration asks for a window one second later, so the plugin's curve cache
 	// never hits and ClickHouse computes the curve; warm: the same window again, as a dashboard
-	// refresh over a settled range does (served from the cache after a fingerprint check).
-	for _, mode := range []string{"cold", "warm"} {
+	// refresh over a settled range does (served from the cache after a fingerprint check); live:
+	// before each query a second of a busy room arrives (2,500 events in the window's last
+	// minute, 1 % of them up to 10 minutes late), and every sealEvery iterations the cells are
+	// sealed as the consumer's Sealer does every -seal-interval: the refresh of a live dashboard.
+	for _, mode := range []string{"cold", "warm", "live"} {
 		b.Run(mode, func(b *testing.B) {
 			var took []time.Duration
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
 				q := q
-				if mode == "cold" {
-					i++
+				i++
+				switch mode {
+				case "cold":
 					q.from, q.to = q.from.Add(time.Duration(i)*time.Second), q.to.Add(time.Duration(i)*time.Second)
+				case "live":
+					b.StopTimer()
+					arrive(b, conn, q.to.Add(-time.Minute+time.Duration(i%60)*time.Second), 2500, i)
+					if i%sealEvery == 0 {
+						if err := warehouse.Seal(b.Context(), conn, q.to.Add(-time.Hour), q.to); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.StartTimer()
 				}
 				start := time.Now()
 				r := c.queryData(b, in, nil, q).Responses["A"]
@@ -164,4 +177,28 @@ func BenchmarkQueryDataConcurrency3h(b *testing.B) {
 				took[len(took)/2].Round(time.Microsecond), p95.Round(time.Microsecond), took[len(took)-1].Round(time.Microsecond))
 		})
 	}
+}
+
+// sealEvery is how many live iterations (seconds) pass between sealing passes:
+// SPACEPULSE_BENCH_SEAL_EVERY, default 10 (the consumer's -seal-interval 10s).
+var sealEvery = func() int {
+	if n, err := strconv.Atoi(os.Getenv("SPACEPULSE_BENCH_SEAL_EVERY")); err == nil && n > 0 {
+		return n
+	}
+	return 10
+}()
+
+// arrive inserts n joins of bench-room at second at, 1 % of them instead up to 10 minutes
+// earlier (late deliveries), as one consumer batch.
+func arrive(b *testing.B, conn driver.Conn, at time.Time, n, seed int) {
+	evs := make([]event, n)
+	for j := range evs {
+		ts := at
+		if j%100 == 0 {
+			ts = at.Add(-time.Duration((seed*7919+j)%600) * time.Second)
+		}
+		evs[j] = event{id: uuid.New(), kind: "join", ts: ts, space: "bench-room", session: uuid.New(),
+			user: "live" + strconv.Itoa(j), client: "ios", region: "us-east-1", country: "US", joinMs: 100}
+	}
+	insert(b, conn, evs)
 }
