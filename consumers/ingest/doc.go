@@ -27,6 +27,18 @@
 // ClickHouse 18.16, which has no insert deduplication for non-replicated
 // tables.
 //
+// # Sealing
+//
+// Counting distinct event ids means merging their sets at query time; for a
+// long window that is most of the cost. The Sink tells a Sealer which minutes
+// of event time each inserted block touched, and every
+// ConsumerConfig.SealInterval the Sealer runs warehouse.Seal over them: the
+// distinct count of each per-second cell is stored with the number of rows
+// it was counted from, and queries read it while the cell has no more rows.
+// Sealing is outside the delivery path: it never delays a commit, a failed
+// pass only leaves queries slower until the next, and RunConsumer makes a
+// last pass after the pipeline drained.
+//
 // # Flow and back-pressure
 //
 // Run starts three goroutines and waits for them: a fetcher (Kafka →
