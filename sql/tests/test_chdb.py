@@ -622,7 +622,7 @@ def cases():
                         MODEL.failures_by(SPACE, lo, hi, dim)))
         # the dashboard series (warehouse/series.go)
         for step in (1, 7, 60, 300):
-            out.append(("concurrency_buckets", dict(w, step=step), MODEL.concurrency_buckets(SPACE, lo, hi, step)))
+            out.append(("concurrency_buckets", dict(w, step=step), as_arrays(MODEL.concurrency_buckets(SPACE, lo, hi, step))))
         for step in (7, 60, 300):
             out += [
                 ("activity", dict(w, step=step), MODEL.activity(SPACE, lo, hi, step)),
@@ -666,6 +666,14 @@ def cases():
         ("space_second_version", {"to": DateTime(T0 + 1200)}, fingerprint_ok(MODEL.space_second_cells(T0 + 1200))),
     ]
     return out
+
+
+def as_arrays(rows):
+    """Rows of (bucket, peak, last) as the one row of three arrays concurrency_buckets.sql returns,
+    in TabSeparated form."""
+    return [["[" + ",".join("'%s'" % r[0] for r in rows) + "]",
+             "[" + ",".join(str(r[1]) for r in rows) + "]",
+             "[" + ",".join(str(r[2]) for r in rows) + "]"]]
 
 
 def fingerprint_ok(cells):

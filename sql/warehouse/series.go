@@ -69,21 +69,17 @@ func ConcurrencyBuckets(ctx context.Context, conn Querier, space string, from, t
 	if err != nil {
 		return s, fmt.Errorf("concurrency of %q: %w", space, err)
 	}
-	n := int(to.Unix()/int64(st)-from.Unix()/int64(st)) + 1
-	s.Time, s.Peak, s.Last = make([]time.Time, 0, n), make([]int64, 0, n), make([]int64, 0, n)
-	err = scanColumns(ctx, conn, "concurrency_buckets",
-		windowArgs(space, from, to, clickhouse.Named("step", st)),
-		func(scan func(...any) error) error {
-			var t time.Time
-			var peak, last int64
-			if err := scan(&t, &peak, &last); err != nil {
-				return err
-			}
-			s.Time, s.Peak, s.Last = append(s.Time, t.UTC()), append(s.Peak, peak), append(s.Last, last)
-			return nil
-		})
+	// One row of three arrays: each column is read whole, no scan per bucket.
+	err = conn.QueryRow(ctx, queries["concurrency_buckets"], windowArgs(space, from, to, clickhouse.Named("step", st))...).
+		Scan(&s.Time, &s.Peak, &s.Last)
 	if err != nil {
 		return ConcurrencySeries{}, fmt.Errorf("concurrency of %q: %w", space, err)
+	}
+	if n := int(to.Unix()/int64(st)-from.Unix()/int64(st)) + 1; len(s.Time) != n || len(s.Peak) != n || len(s.Last) != n {
+		return ConcurrencySeries{}, fmt.Errorf("concurrency of %q: %d/%d/%d buckets, want %d", space, len(s.Time), len(s.Peak), len(s.Last), n)
+	}
+	for i, t := range s.Time {
+		s.Time[i] = t.UTC()
 	}
 	return s, nil
 }
