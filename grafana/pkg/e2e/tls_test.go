@@ -1,15 +1,8 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,6 +12,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
+	"github.com/spacepulse/spacepulse/grafana/pkg/internal/testca"
 	"github.com/spacepulse/spacepulse/sql/warehouse"
 	"github.com/spacepulse/spacepulse/sql/warehouse/warehousetest"
 )
@@ -110,7 +104,7 @@ func TestCheckHealthTLS(t *testing.T) {
 	}
 	ok("the CA in tlsCACert", tlsInstance(cfg, addr, ca, nil))
 	ok("tlsSkipVerify without a CA", tlsInstance(cfg, addr, "", map[string]any{"tlsSkipVerify": true}))
-	ok("tlsSkipVerify and a CA of someone else", tlsInstance(cfg, addr, otherCAPEM(t), map[string]any{"tlsSkipVerify": true}))
+	ok("tlsSkipVerify and a CA of someone else", tlsInstance(cfg, addr, testca.PEM(t, "not the spacepulse CA"), map[string]any{"tlsSkipVerify": true}))
 	if host == "127.0.0.1" {
 		// The certificate names both; the address's host is checked unless tlsServerName says otherwise.
 		ok("the address by the name localhost", tlsInstance(cfg, net.JoinHostPort("localhost", port), ca, nil))
@@ -132,7 +126,7 @@ func TestCheckHealthTLS(t *testing.T) {
 	}
 	fail("no CA", tlsInstance(cfg, addr, "", nil),
 		"certificate signed by unknown authority", "set tlsCACert")
-	fail("a CA of someone else", tlsInstance(cfg, addr, otherCAPEM(t), nil),
+	fail("a CA of someone else", tlsInstance(cfg, addr, testca.PEM(t, "not the spacepulse CA"), nil),
 		"certificate signed by unknown authority", "set tlsCACert")
 	fail("tlsServerName the certificate does not name", tlsInstance(cfg, addr, ca, map[string]any{"tlsServerName": "clickhouse.example.com"}),
 		"clickhouse.example.com", "tlsServerName")
@@ -156,23 +150,4 @@ func TestTLSCACertInvalid(t *testing.T) {
 	}
 	f("a file name, not PEM", "/etc/ssl/ca.pem", "tlsCACert: no PEM certificate found")
 	f("a private key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "tlsCACert: holds a private key")
-}
-
-// otherCAPEM is a CA certificate that signed nothing the server has.
-func otherCAPEM(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "not the spacepulse CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }

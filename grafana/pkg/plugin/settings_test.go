@@ -1,18 +1,13 @@
 package plugin
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
+	"github.com/spacepulse/spacepulse/grafana/pkg/internal/testca"
 )
 
 func TestParseSettings(t *testing.T) {
@@ -46,7 +41,7 @@ func TestParseSettings(t *testing.T) {
 }
 
 func TestParseSettingsTLS(t *testing.T) {
-	ca := testCAPEM(t)
+	ca := testca.PEM(t, "test CA")
 	f := func(js, caPEM string, wantErr string, check func(Settings) bool) {
 		t.Helper()
 		secure := map[string]string{"password": "pw"}
@@ -91,23 +86,4 @@ func TestParseSettingsTLS(t *testing.T) {
 	f(`{"tls":true}`, ca+"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "tlsCACert: certificate 2:", nil)
 	f(`{"tls":true}`, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "tlsCACert: holds a private key", nil)
 	f(`{"tls":true}`, ca+"-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n", "tlsCACert: holds a private key", nil)
-}
-
-// testCAPEM is a fresh self-signed CA certificate, PEM.
-func testCAPEM(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
