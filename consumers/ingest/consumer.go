@@ -33,7 +33,7 @@ type ConsumerConfig struct {
 	// SealInterval is how often the seconds written are sealed (Sealer); 0 turns sealing off.
 	SealInterval time.Duration
 	Pipeline     Config
-	ClickHouse  warehouse.Config
+	ClickHouse   warehouse.Config
 }
 
 // Default Kafka settings.
