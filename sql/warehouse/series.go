@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -98,19 +99,9 @@ func Activity(ctx context.Context, conn Querier, space string, from, to time.Tim
 	if err != nil {
 		return s, fmt.Errorf("activity of %q: %w", space, err)
 	}
-	err = scanColumns(ctx, conn, "activity", windowArgs(space, from, to, clickhouse.Named("step", st)),
-		func(scan func(...any) error) error {
-			var t time.Time
-			var j, l, tf, bf, se int64
-			if err := scan(&t, &j, &l, &tf, &bf, &se); err != nil {
-				return err
-			}
-			s.Time = append(s.Time, t.UTC())
-			s.Joins, s.Leaves = append(s.Joins, j), append(s.Leaves, l)
-			s.TechnicalFailures, s.BusinessFailures = append(s.TechnicalFailures, tf), append(s.BusinessFailures, bf)
-			s.SessionErrors = append(s.SessionErrors, se)
-			return nil
-		})
+	err = readColumns(ctx, conn, "activity", windowArgs(space, from, to, clickhouse.Named("step", st)),
+		[]string{"bucket", "joins", "leaves", "technical_failures", "business_failures", "session_errors"},
+		&s.Time, &s.Joins, &s.Leaves, &s.TechnicalFailures, &s.BusinessFailures, &s.SessionErrors)
 	if err != nil {
 		return ActivitySeries{}, fmt.Errorf("activity of %q: %w", space, err)
 	}
@@ -156,21 +147,14 @@ func FailureRateBy(ctx context.Context, conn Querier, space string, from, to tim
 	if err != nil {
 		return s, fmt.Errorf("failure rate of %q by %s: %w", space, dim, err)
 	}
-	err = scanColumns(ctx, conn, "failure_rate_by", windowArgs(space, from, to,
+	var rates []float64
+	var noRate []uint8
+	err = readColumns(ctx, conn, "failure_rate_by", windowArgs(space, from, to,
 		clickhouse.Named("step", st), clickhouse.Named("dimension", dim),
 		clickhouse.Named("min_attempts", uint32(MinAttempts))),
-		func(scan func(...any) error) error {
-			var t time.Time
-			var v string
-			var a, tf, bf int64
-			var r *float64
-			if err := scan(&t, &v, &a, &tf, &bf, &r); err != nil {
-				return err
-			}
-			s.Time, s.Value, s.Attempts = append(s.Time, t.UTC()), append(s.Value, v), append(s.Attempts, a)
-			s.TechnicalFailures, s.Rate = append(s.TechnicalFailures, tf), append(s.Rate, r)
-			return nil
-		})
+		[]string{"bucket", "value", "attempts", "technical_failures", "ifNull(rate, 0)", "isNull(rate)"},
+		&s.Time, &s.Value, &s.Attempts, &s.TechnicalFailures, &rates, &noRate)
+	s.Rate = nullable(rates, noRate)
 	if err != nil {
 		return RateSeries{}, fmt.Errorf("failure rate of %q by %s: %w", space, dim, err)
 	}
@@ -186,19 +170,13 @@ func UserFailureRate(ctx context.Context, conn Querier, space string, from, to t
 	if err != nil {
 		return s, fmt.Errorf("per-user failure rate of %q: %w", space, err)
 	}
-	err = scanColumns(ctx, conn, "user_failure_rate", windowArgs(space, from, to,
+	var rates []float64
+	var noRate []uint8
+	err = readColumns(ctx, conn, "user_failure_rate", windowArgs(space, from, to,
 		clickhouse.Named("step", st), clickhouse.Named("min_attempts", uint32(MinAttempts))),
-		func(scan func(...any) error) error {
-			var t time.Time
-			var u, f, a int64
-			var r *float64
-			if err := scan(&t, &u, &f, &a, &r); err != nil {
-				return err
-			}
-			s.Time, s.Users, s.TechnicalFailures = append(s.Time, t.UTC()), append(s.Users, u), append(s.TechnicalFailures, f)
-			s.Attempts, s.Rate = append(s.Attempts, a), append(s.Rate, r)
-			return nil
-		})
+		[]string{"bucket", "users_attempting", "users_failed", "attempts", "ifNull(rate, 0)", "isNull(rate)"},
+		&s.Time, &s.Users, &s.TechnicalFailures, &s.Attempts, &rates, &noRate)
+	s.Rate = nullable(rates, noRate)
 	if err != nil {
 		return RateSeries{}, fmt.Errorf("per-user failure rate of %q: %w", space, err)
 	}
@@ -225,19 +203,15 @@ func ErrorsByCode(ctx context.Context, conn Querier, space string, from, to time
 	if technicalOnly {
 		only = 1
 	}
-	err = scanColumns(ctx, conn, "errors_by_code", windowArgs(space, from, to,
+	var technical []uint8
+	err = readColumns(ctx, conn, "errors_by_code", windowArgs(space, from, to,
 		clickhouse.Named("step", st), clickhouse.Named("technical_only", only)),
-		func(scan func(...any) error) error {
-			var t time.Time
-			var code string
-			var tech uint8
-			var n int64
-			if err := scan(&t, &code, &tech, &n); err != nil {
-				return err
-			}
-			s.Time, s.Code, s.Technical, s.Errors = append(s.Time, t.UTC()), append(s.Code, code), append(s.Technical, tech == 1), append(s.Errors, n)
-			return nil
-		})
+		[]string{"bucket", "code", "technical", "errors"},
+		&s.Time, &s.Code, &technical, &s.Errors)
+	s.Technical = make([]bool, len(technical))
+	for i, v := range technical {
+		s.Technical[i] = v == 1
+	}
 	if err != nil {
 		return CodeSeries{}, fmt.Errorf("errors by code of %q: %w", space, err)
 	}
@@ -263,20 +237,10 @@ func JoinLatency(ctx context.Context, conn Querier, space string, from, to time.
 	if err != nil {
 		return s, fmt.Errorf("join latency of %q: %w", space, err)
 	}
-	err = scanColumns(ctx, conn, "join_latency", windowArgs(space, from, to,
+	err = readColumns(ctx, conn, "join_latency", windowArgs(space, from, to,
 		clickhouse.Named("step", st), clickhouse.Named("dimension", dim)),
-		func(scan func(...any) error) error {
-			var t time.Time
-			var v string
-			var n int64
-			var p50, p95, p99 float64
-			if err := scan(&t, &v, &n, &p50, &p95, &p99); err != nil {
-				return err
-			}
-			s.Time, s.Value, s.Samples = append(s.Time, t.UTC()), append(s.Value, v), append(s.Samples, n)
-			s.P50, s.P95, s.P99 = append(s.P50, p50), append(s.P95, p95), append(s.P99, p99)
-			return nil
-		})
+		[]string{"bucket", "value", "samples", "p50", "p95", "p99"},
+		&s.Time, &s.Value, &s.Samples, &s.P50, &s.P95, &s.P99)
 	if err != nil {
 		return LatencySeries{}, fmt.Errorf("join latency of %q: %w", space, err)
 	}
@@ -342,6 +306,47 @@ func SpacesIn(ctx context.Context, conn Querier, from, to time.Time, limit int) 
 		return nil, fmt.Errorf("spaces: %w", err)
 	}
 	return out, nil
+}
+
+// readColumns runs the query file name with args, wrapped so that ClickHouse returns one row
+// holding each of cols (expressions over the query's columns) as an array, and scans the arrays
+// into dest (pointers to slices, the first a *[]time.Time of buckets): a series comes out as
+// whole columns, with no Scan per row. groupArray keeps the order of the query's ORDER BY (what
+// ClickHouse documents for a subquery with ORDER BY); the buckets are checked to be in order all
+// the same. groupArray leaves NULLs out, so a Nullable column is read as ifNull(c, 0) and
+// isNull(c) (see nullable).
+func readColumns(ctx context.Context, conn Querier, name string, args []any, cols []string, dest ...any) error {
+	text, ok := queries[name]
+	if !ok {
+		return fmt.Errorf("query file %s.sql is missing", name)
+	}
+	arrays := make([]string, len(cols))
+	for i, c := range cols {
+		arrays[i] = "groupArray(" + c + ")"
+	}
+	wrapped := "SELECT " + strings.Join(arrays, ", ") + "\nFROM\n(\n" + text + "\n)"
+	if err := conn.QueryRow(ctx, wrapped, args...).Scan(dest...); err != nil {
+		return fmt.Errorf("query %s: %w", name, err)
+	}
+	times := dest[0].(*[]time.Time)
+	for i, t := range *times {
+		if i > 0 && t.Before((*times)[i-1]) {
+			return fmt.Errorf("read %s: bucket %d (%s) comes before the one ahead of it: rows out of order", name, i, t)
+		}
+		(*times)[i] = t.UTC()
+	}
+	return nil
+}
+
+// nullable rebuilds a Nullable column from its values and NULL flags.
+func nullable(values []float64, isNull []uint8) []*float64 {
+	out := make([]*float64, len(values))
+	for i := range values {
+		if isNull[i] == 0 {
+			out[i] = &values[i]
+		}
+	}
+	return out
 }
 
 // scanColumns runs the query file name with args and calls row for every row with the row's Scan.
