@@ -199,7 +199,7 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 	}
 	p := New(cfg, r, sink, w)
 	if c.MetricsAddr != "" {
-		stop, err := serveMetrics(c.MetricsAddr, p.Stats(), r, logger)
+		stop, err := serveMetrics(c.MetricsAddr, p.Stats(), r, sink.Sealer, logger)
 		if err != nil {
 			return err
 		}
@@ -223,13 +223,18 @@ func kafkaLogger(l *slog.Logger, level slog.Level) kafka.Logger {
 	})
 }
 
-// serveMetrics serves the pipeline's Prometheus metrics (and the Go
-// runtime's) on addr until stop is called.
-func serveMetrics(addr string, s *Stats, r lagger, logger *slog.Logger) (stop func(), err error) {
+// serveMetrics serves the pipeline's Prometheus metrics (the sealer's too
+// when it is not nil, and the Go runtime's) on addr until stop is called.
+func serveMetrics(addr string, s *Stats, r lagger, sealer *Sealer, logger *slog.Logger) (stop func(), err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := RegisterMetrics(reg, s, r); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	if sealer != nil {
+		if err := sealer.Register(reg); err != nil {
+			return nil, fmt.Errorf("register sealing metrics: %w", err)
+		}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/spacepulse/spacepulse/sql/warehouse"
 )
 
@@ -32,7 +34,10 @@ type Sealer struct {
 
 	mu      sync.Mutex
 	pending map[int64]struct{} // minutes (unix seconds / 60) inserted into since the last pass
-	passes  int64
+	passes  int64              // passes that sealed everything they took
+	failed  int64              // warehouse.Seal calls that failed
+	minutes int64              // minutes sealed
+	spent   time.Duration      // time spent in passes
 }
 
 // NewSealer returns a Sealer sealing through seal every interval (> 0).
@@ -66,6 +71,29 @@ func (s *Sealer) Passes() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.passes
+}
+
+// Register registers the Sealer's counters on reg as Prometheus metrics
+// (spacepulse_consumer_seal_*), read at scrape time.
+func (s *Sealer) Register(reg prometheus.Registerer) error {
+	read := func(f func() float64) func() float64 {
+		return func() float64 { s.mu.Lock(); defer s.mu.Unlock(); return f() }
+	}
+	for _, c := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "spacepulse", Subsystem: "consumer", Name: "seal_passes_total",
+			Help: "Sealing passes that sealed every minute they took."}, read(func() float64 { return float64(s.passes) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "spacepulse", Subsystem: "consumer", Name: "seal_failures_total",
+			Help: "Sealing statements that failed (their minutes are sealed on a later pass; figures stay exact)."}, read(func() float64 { return float64(s.failed) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "spacepulse", Subsystem: "consumer", Name: "sealed_minutes_total",
+			Help: "Minutes of event time sealed."}, read(func() float64 { return float64(s.minutes) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "spacepulse", Subsystem: "consumer", Name: "seal_seconds_total",
+			Help: "Time spent sealing."}, read(func() float64 { return s.spent.Seconds() })),
+	} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Run seals every interval until ctx ends, then makes a last pass (bounded by sealTimeout) so a
@@ -103,26 +131,32 @@ func (s *Sealer) pass(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, sealTimeout)
 	defer cancel()
 	start := time.Now()
-	failed := 0
+	failed, sealed := 0, 0
 	for _, r := range runs(minutes) {
-		from, to := time.Unix(r[0]*60, 0), time.Unix(r[1]*60+59, 0)
+		first, last := minutes[r[0]], minutes[r[1]]
+		from, to := time.Unix(first*60, 0), time.Unix(last*60+59, 0)
 		if err := s.seal(ctx, from, to); err != nil {
 			failed++
 			s.logger.Warn("sealing cells failed; queries stay exact, the minutes are sealed on the next pass",
 				slog.Time("from", from.UTC()), slog.Time("to", to.UTC()), slog.Any("err", err))
 			s.mu.Lock()
-			for m := r[0]; m <= r[1]; m++ {
+			for _, m := range minutes[r[0] : r[1]+1] {
 				s.pending[m] = struct{}{}
 			}
 			s.mu.Unlock()
+			continue
 		}
+		sealed += r[1] - r[0] + 1
 	}
 	s.mu.Lock()
 	if failed == 0 {
 		s.passes++
 	}
+	s.failed += int64(failed)
+	s.minutes += int64(sealed)
+	s.spent += time.Since(start)
 	s.mu.Unlock()
-	s.logger.Debug("sealed cells", slog.Int("minutes", len(minutes)), slog.Int("failed_runs", failed),
+	s.logger.Debug("sealed cells", slog.Int("minutes", sealed), slog.Int("failed_runs", failed),
 		slog.Duration("took", time.Since(start)))
 }
 
@@ -130,15 +164,16 @@ func (s *Sealer) pass(ctx context.Context) {
 // costs less than another statement.
 const runGap = 15
 
-// runs splits sorted minutes into [first, last] runs, bridging gaps of up to runGap minutes.
-func runs(minutes []int64) [][2]int64 {
-	var out [][2]int64
-	for _, m := range minutes {
-		if n := len(out); n > 0 && m-out[n-1][1] <= runGap {
-			out[n-1][1] = m
+// runs splits sorted minutes into runs, bridging gaps of up to runGap minutes: each run is the
+// [first, last] indexes into minutes of the minutes it takes.
+func runs(minutes []int64) [][2]int {
+	var out [][2]int
+	for i, m := range minutes {
+		if n := len(out); n > 0 && m-minutes[out[n-1][1]] <= runGap {
+			out[n-1][1] = i
 			continue
 		}
-		out = append(out, [2]int64{m, m})
+		out = append(out, [2]int{i, i})
 	}
 	return out
 }

@@ -6,23 +6,28 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestRuns(t *testing.T) {
-	f := func(in []int64, want [][2]int64) {
+	f := func(in []int64, want [][2]int) {
 		t.Helper()
 		if got := runs(in); !reflect.DeepEqual(got, want) {
 			t.Fatalf("runs(%v) = %v, want %v", in, got, want)
 		}
 	}
 	f(nil, nil)
-	f([]int64{5}, [][2]int64{{5, 5}})
-	f([]int64{5, 6, 7}, [][2]int64{{5, 7}})
-	f([]int64{5, 5 + runGap}, [][2]int64{{5, 5 + runGap}})
-	f([]int64{5, 6 + runGap}, [][2]int64{{5, 5}, {6 + runGap, 6 + runGap}})
+	f([]int64{5}, [][2]int{{0, 0}})
+	f([]int64{5, 6, 7}, [][2]int{{0, 2}})
+	f([]int64{5, 5 + runGap}, [][2]int{{0, 1}})
+	f([]int64{5, 6 + runGap}, [][2]int{{0, 0}, {1, 1}})
+	f([]int64{1, 2, 40, 41, 42}, [][2]int{{0, 1}, {2, 4}})
 }
 
 // fakeSeal records the windows sealed and fails while fail is set.
@@ -100,5 +105,34 @@ func TestSealerLastPassOnStop(t *testing.T) {
 	<-done
 	if got := fake.took(); !reflect.DeepEqual(got, [][2]int64{{600, 659}}) {
 		t.Fatalf("stopping sealed %v, want the touched minute", got)
+	}
+}
+
+func TestSealerMetrics(t *testing.T) {
+	fake := &fakeSeal{}
+	s := NewSealer(fake.seal, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	reg := prometheus.NewPedanticRegistry()
+	if err := s.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	s.Touch([]int64{60, 120, 6000})
+	s.pass(context.Background())
+	fake.fail = true
+	s.Touch([]int64{60})
+	s.pass(context.Background())
+	want := `
+# HELP spacepulse_consumer_seal_failures_total Sealing statements that failed (their minutes are sealed on a later pass; figures stay exact).
+# TYPE spacepulse_consumer_seal_failures_total counter
+spacepulse_consumer_seal_failures_total 1
+# HELP spacepulse_consumer_seal_passes_total Sealing passes that sealed every minute they took.
+# TYPE spacepulse_consumer_seal_passes_total counter
+spacepulse_consumer_seal_passes_total 1
+# HELP spacepulse_consumer_sealed_minutes_total Minutes of event time sealed.
+# TYPE spacepulse_consumer_sealed_minutes_total counter
+spacepulse_consumer_sealed_minutes_total 3
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "spacepulse_consumer_seal_failures_total",
+		"spacepulse_consumer_seal_passes_total", "spacepulse_consumer_sealed_minutes_total"); err != nil {
+		t.Fatal(err)
 	}
 }
