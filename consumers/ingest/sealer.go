@@ -15,8 +15,12 @@ import (
 // DefaultSealInterval is how often the consumer seals the seconds it wrote (see Sealer).
 const DefaultSealInterval = 10 * time.Second
 
-// sealTimeout bounds one sealing pass, and the final one on shutdown.
-const sealTimeout = 2 * time.Minute
+// sealTimeout bounds one sealing pass; finalSealTimeout the last one, on shutdown, which must
+// not hold up a SIGTERM much (sealing only ever saves query time).
+const (
+	sealTimeout      = 2 * time.Minute
+	finalSealTimeout = 10 * time.Second
+)
 
 // cellSealer is what a Sealer needs of the warehouse: warehouse.Seal over a connection.
 type cellSealer func(ctx context.Context, from, to time.Time) error
@@ -96,7 +100,7 @@ func (s *Sealer) Register(reg prometheus.Registerer) error {
 	return nil
 }
 
-// Run seals every interval until ctx ends, then makes a last pass (bounded by sealTimeout) so a
+// Run seals every interval until ctx ends, then makes a last pass (bounded by finalSealTimeout) so a
 // consumer that drained leaves what it wrote sealed. It returns when that pass is done.
 func (s *Sealer) Run(ctx context.Context) {
 	t := time.NewTicker(s.interval)
@@ -106,7 +110,7 @@ func (s *Sealer) Run(ctx context.Context) {
 		case <-t.C:
 			s.pass(ctx)
 		case <-ctx.Done():
-			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), sealTimeout)
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalSealTimeout)
 			s.pass(final)
 			cancel()
 			return
