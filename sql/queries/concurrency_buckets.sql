@@ -8,45 +8,37 @@
 -- multiples of @step seconds since the epoch and are clipped to the window: the first and last
 -- bucket only see the seconds inside [@from, @to]. Dense: every bucket of the window.
 --
--- The curve is one aggregation over the cells, the bucketing happens in the same SELECT as its
--- ARRAY JOIN, and the result is one row of three arrays (in bucket order), so a client reads
--- whole columns instead of scanning a row per bucket.
+-- The curve is one aggregation over the cells, and the bucketing happens in the same SELECT as
+-- its ARRAY JOIN.
 --
 -- Parameters:
 --   @space  String    the space id
 --   @from   DateTime  first second of the window (inclusive)
 --   @to     DateTime  last second of the window (inclusive, @to >= @from)
 --   @step   UInt32    bucket length in seconds (>= 1)
--- Returns one row: buckets Array(DateTime('UTC')), peaks Array(Int64), lasts Array(Int64), the
--- i-th element of each for the i-th bucket of the window.
+-- Returns, one row per bucket in order: bucket DateTime('UTC'), peak Int64, last Int64.
 SELECT
-    arraySort(groupArray(bucket)) AS buckets,
-    arraySort((v, b) -> b, groupArray(peak), groupArray(bucket)) AS peaks,
-    arraySort((v, b) -> b, groupArray(last), groupArray(bucket)) AS lasts
+    toDateTime(intDiv(toUInt32(@from) + offset - 1, @step) * @step, 'UTC') AS bucket,
+    max(baseline + running_delta) AS peak,
+    argMax(baseline + running_delta, offset) AS last
 FROM
 (
     SELECT
-        toDateTime(intDiv(toUInt32(@from) + offset - 1, @step) * @step, 'UTC') AS bucket,
-        max(baseline + running_delta) AS peak,
-        argMax(baseline + running_delta, offset) AS last
+        -- CCL just before the window: every join and leave up to @from - 1.
+        toInt64(sumIf(cell_events, class = 'join' AND second < @from)) - toInt64(sumIf(cell_events, class = 'leave' AND second < @from)) AS baseline,
+        -- per-second joins and leaves of the window, dense, then their running difference
+        toUInt32(@to) - toUInt32(@from) + 1 AS seconds,
+        arrayCumSum(arrayMap((j, l) -> toInt64(j) - toInt64(l),
+            arrayResize(groupArrayInsertAtIf(cell_events, toUInt32(toUInt32(second) - toUInt32(@from)), class = 'join' AND second >= @from), seconds),
+            arrayResize(groupArrayInsertAtIf(cell_events, toUInt32(toUInt32(second) - toUInt32(@from)), class = 'leave' AND second >= @from), seconds)
+        )) AS running
     FROM
     (
-        SELECT
-            -- CCL just before the window: every join and leave up to @from - 1.
-            toInt64(sumIf(cell_events, class = 'join' AND second < @from)) - toInt64(sumIf(cell_events, class = 'leave' AND second < @from)) AS baseline,
-            -- per-second joins and leaves of the window, dense, then their running difference
-            toUInt32(@to) - toUInt32(@from) + 1 AS seconds,
-            arrayCumSum(arrayMap((j, l) -> toInt64(j) - toInt64(l),
-                arrayResize(groupArrayInsertAtIf(cell_events, toUInt32(toUInt32(second) - toUInt32(@from)), class = 'join' AND second >= @from), seconds),
-                arrayResize(groupArrayInsertAtIf(cell_events, toUInt32(toUInt32(second) - toUInt32(@from)), class = 'leave' AND second >= @from), seconds)
-            )) AS running
-        FROM
-        (
-            {cells: lo = toDateTime(0, 'UTC'); hi = @to; classes = 'join', 'leave'}
-        )
+        {cells: lo = toDateTime(0, 'UTC'); hi = @to; classes = 'join', 'leave'}
     )
-    ARRAY JOIN
-        running AS running_delta,
-        arrayEnumerate(running) AS offset
-    GROUP BY bucket
 )
+ARRAY JOIN
+    running AS running_delta,
+    arrayEnumerate(running) AS offset
+GROUP BY bucket
+ORDER BY bucket

@@ -164,34 +164,14 @@ func FailureRate(ctx context.Context, conn Querier, space string, from, to time.
 // FailureRateEvery is FailureRate with buckets of step (whole seconds, aligned to multiples of
 // step since the epoch).
 func FailureRateEvery(ctx context.Context, conn Querier, space string, from, to time.Time, step time.Duration) ([]FailureBucket, error) {
-	if step < time.Second || step%time.Second != 0 || step > 24*time.Hour {
-		return nil, fmt.Errorf("failure rate of %q: step %s: want whole seconds, 1s to 24h", space, step)
-	}
-	from, to, err := window(from, to, 0)
+	c, err := failureRate(ctx, conn, space, from, to, step)
 	if err != nil {
-		return nil, fmt.Errorf("failure rate of %q: %w", space, err)
+		return nil, err
 	}
-	if to.Sub(from)/step > 1_000_000 {
-		return nil, fmt.Errorf("failure rate of %q: %d buckets of %s: %w", space, to.Sub(from)/step, step, ErrWindowTooLong)
-	}
-	rows, err := conn.Query(ctx, queries["failure_rate"], windowArgs(space, from, to,
-		clickhouse.Named("step", uint32(step/time.Second)),
-		clickhouse.Named("min_attempts", uint32(MinAttempts)))...)
-	if err != nil {
-		return nil, fmt.Errorf("query failure rate of %q: %w", space, err)
-	}
-	defer rows.Close()
-	var out []FailureBucket
-	for rows.Next() {
-		var b FailureBucket
-		if err := rows.Scan(&b.Start, &b.Attempts, &b.TechnicalFailures, &b.BusinessFailures, &b.Rate); err != nil {
-			return nil, fmt.Errorf("read failure rate of %q: %w", space, err)
-		}
-		b.Start = b.Start.UTC()
-		out = append(out, b)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read failure rate of %q: %w", space, err)
+	out := make([]FailureBucket, len(c.time))
+	for i := range out {
+		out[i] = FailureBucket{Start: c.time[i], Attempts: c.attempts[i], TechnicalFailures: c.technical[i],
+			BusinessFailures: c.business[i], Rate: c.rate[i]}
 	}
 	return out, nil
 }

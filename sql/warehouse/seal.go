@@ -51,30 +51,14 @@ type SealStatus struct {
 	Stale int64
 }
 
-// CellStatus returns the SealStatus of [from, to].
+// CellStatus returns the SealStatus of [from, to]. Runs queries/cell_status.sql.
 func CellStatus(ctx context.Context, conn Querier, from, to time.Time) (SealStatus, error) {
 	from, to, err := window(from, to, 0)
 	if err != nil {
 		return SealStatus{}, fmt.Errorf("cell status: %w", err)
 	}
 	var s SealStatus
-	err = conn.QueryRow(ctx, `
-SELECT toInt64(countIf(stored = sealed AND sealed > 0)), toInt64(countIf(stored != sealed OR sealed = 0)),
-    toInt64(countIf(stored != sealed AND sealed > 0))
-FROM
-(
-    SELECT space_id, second, class, sum(stored) AS stored, max(sealed) AS sealed
-    FROM
-    (
-        SELECT space_id, second, class, finalizeAggregation(rows) AS stored, toUInt64(0) AS sealed
-        FROM space_second WHERE second >= @from AND second <= @to
-        UNION ALL
-        SELECT space_id, second, class, toUInt64(0) AS stored, stored_rows AS sealed
-        FROM space_second_sealed WHERE second >= @from AND second <= @to
-    )
-    GROUP BY space_id, second, class
-    HAVING stored > 0
-)`,
+	err = conn.QueryRow(ctx, queries["cell_status"],
 		clickhouse.DateNamed("from", from, clickhouse.Seconds),
 		clickhouse.DateNamed("to", to, clickhouse.Seconds)).Scan(&s.Sealed, &s.Unsealed, &s.Stale)
 	if err != nil {

@@ -70,17 +70,10 @@ func ConcurrencyBuckets(ctx context.Context, conn Querier, space string, from, t
 	if err != nil {
 		return s, fmt.Errorf("concurrency of %q: %w", space, err)
 	}
-	// One row of three arrays: each column is read whole, no scan per bucket.
-	err = conn.QueryRow(ctx, queries["concurrency_buckets"], windowArgs(space, from, to, clickhouse.Named("step", st))...).
-		Scan(&s.Time, &s.Peak, &s.Last)
+	err = readColumns(ctx, conn, "concurrency_buckets", windowArgs(space, from, to, clickhouse.Named("step", st)),
+		[]string{"bucket", "peak", "last"}, &s.Time, &s.Peak, &s.Last)
 	if err != nil {
 		return ConcurrencySeries{}, fmt.Errorf("concurrency of %q: %w", space, err)
-	}
-	if n := int(to.Unix()/int64(st)-from.Unix()/int64(st)) + 1; len(s.Time) != n || len(s.Peak) != n || len(s.Last) != n {
-		return ConcurrencySeries{}, fmt.Errorf("concurrency of %q: %d/%d/%d buckets, want %d", space, len(s.Time), len(s.Peak), len(s.Last), n)
-	}
-	for i, t := range s.Time {
-		s.Time[i] = t.UTC()
 	}
 	return s, nil
 }
@@ -121,18 +114,44 @@ type RateSeries struct {
 
 // FailureRateSeries is FailureRateEvery as columns (dense, to the second; queries/failure_rate.sql).
 func FailureRateSeries(ctx context.Context, conn Querier, space string, from, to time.Time, step time.Duration) (RateSeries, error) {
-	buckets, err := FailureRateEvery(ctx, conn, space, from, to, step)
+	c, err := failureRate(ctx, conn, space, from, to, step)
 	if err != nil {
 		return RateSeries{}, err
 	}
-	s := RateSeries{
-		Time: make([]time.Time, len(buckets)), Attempts: make([]int64, len(buckets)),
-		TechnicalFailures: make([]int64, len(buckets)), Rate: make([]*float64, len(buckets)),
+	return RateSeries{Time: c.time, Attempts: c.attempts, TechnicalFailures: c.technical, Rate: c.rate}, nil
+}
+
+// failureColumns is queries/failure_rate.sql's result, a slice a column.
+type failureColumns struct {
+	time                          []time.Time
+	attempts, technical, business []int64
+	rate                          []*float64
+}
+
+// failureRate runs queries/failure_rate.sql for FailureRateEvery and FailureRateSeries.
+func failureRate(ctx context.Context, conn Querier, space string, from, to time.Time, step time.Duration) (failureColumns, error) {
+	var c failureColumns
+	if step < time.Second || step%time.Second != 0 || step > 24*time.Hour {
+		return c, fmt.Errorf("failure rate of %q: step %s: want whole seconds, 1s to 24h", space, step)
 	}
-	for i, b := range buckets {
-		s.Time[i], s.Attempts[i], s.TechnicalFailures[i], s.Rate[i] = b.Start, b.Attempts, b.TechnicalFailures, b.Rate
+	from, to, err := window(from, to, 0)
+	if err != nil {
+		return c, fmt.Errorf("failure rate of %q: %w", space, err)
 	}
-	return s, nil
+	if to.Sub(from)/step > 1_000_000 {
+		return c, fmt.Errorf("failure rate of %q: %d buckets of %s: %w", space, to.Sub(from)/step, step, ErrWindowTooLong)
+	}
+	var rates []float64
+	var noRate []uint8
+	err = readColumns(ctx, conn, "failure_rate", windowArgs(space, from, to,
+		clickhouse.Named("step", uint32(step/time.Second)), clickhouse.Named("min_attempts", uint32(MinAttempts))),
+		[]string{"bucket", "attempts", "technical_failures", "business_failures", "ifNull(rate, 0)", "isNull(rate)"},
+		&c.time, &c.attempts, &c.technical, &c.business, &rates, &noRate)
+	if err != nil {
+		return failureColumns{}, fmt.Errorf("failure rate of %q: %w", space, err)
+	}
+	c.rate = nullable(rates, noRate)
+	return c, nil
 }
 
 // FailureRateBy returns the per-attempt technical join-failure rate of space per bucket of step (a

@@ -169,12 +169,57 @@ func BenchmarkQueryDataConcurrency3h(b *testing.B) {
 					b.Fatal(r.Error)
 				}
 			}
-			slices.Sort(took)
-			p95 := took[min(len(took)-1, len(took)*95/100)]
-			b.ReportMetric(float64(p95.Microseconds())/1000, "p95-ms")
-			b.ReportMetric(float64(n), "events")
-			b.Logf("%s: %d runs over %d events: p50 %s p95 %s max %s", mode, len(took), n,
-				took[len(took)/2].Round(time.Microsecond), p95.Round(time.Microsecond), took[len(took)-1].Round(time.Microsecond))
+			reportLatency(b, mode, took, n)
+		})
+	}
+}
+
+// reportLatency reports the p95 of took (p95-ms) and logs p50, p95 and max.
+func reportLatency(b *testing.B, what string, took []time.Duration, events int) {
+	slices.Sort(took)
+	p95 := took[min(len(took)-1, len(took)*95/100)]
+	b.ReportMetric(float64(p95.Microseconds())/1000, "p95-ms")
+	b.ReportMetric(float64(events), "events")
+	b.Logf("%s: %d runs over %d events: p50 %s p95 %s max %s", what, len(took), events,
+		took[len(took)/2].Round(time.Microsecond), p95.Round(time.Microsecond), took[len(took)-1].Round(time.Microsecond))
+}
+
+// BenchmarkQueryDataPanels3h times QueryData for the other panels of "Space live" over the same
+// 3 hours of SPACEPULSE_BENCH_EVENTS events (sealed): the ones on the per-second and per-minute
+// rollups, and the ones that read the raw events table (per-user failure rate, join latency, the
+// rooms table's summary). `make -C grafana bench-panels`.
+func BenchmarkQueryDataPanels3h(b *testing.B) {
+	conn, _, in := newDB(b)
+	n := benchEvents(b)
+	loadBench(b, conn, n)
+	c := launch(b)
+	room := []string{"bench-room"}
+	panels := []struct {
+		name     string
+		interval time.Duration
+		model    map[string]any
+	}{
+		{"activity", 10 * time.Second, map[string]any{"queryType": "activity", "rooms": room}},
+		{"failure-per-attempt", time.Minute, map[string]any{"queryType": "joinFailureRate", "rooms": room, "rate": "perAttempt", "intervalSeconds": 60}},
+		{"failure-by-client", time.Minute, map[string]any{"queryType": "joinFailureRate", "rooms": room, "groupBy": "client", "intervalSeconds": 60}},
+		{"errors-by-code", time.Minute, map[string]any{"queryType": "errorsByCode", "rooms": room}},
+		{"failure-per-user", time.Minute, map[string]any{"queryType": "joinFailureRate", "rooms": room, "rate": "perUser", "intervalSeconds": 60}},
+		{"join-latency", 10 * time.Second, map[string]any{"queryType": "joinLatency", "rooms": room, "percentiles": []string{"p50", "p95", "p99"}}},
+		{"spaces", time.Minute, map[string]any{"queryType": "spaces", "rooms": room}},
+	}
+	for _, p := range panels {
+		b.Run(p.name, func(b *testing.B) {
+			q := query{refID: "A", from: t0, to: t0.Add(3*time.Hour - time.Second), interval: p.interval, model: p.model}
+			var took []time.Duration
+			for b.Loop() {
+				start := time.Now()
+				r := c.queryData(b, in, nil, q).Responses["A"]
+				took = append(took, time.Since(start))
+				if r.Error != nil || len(r.Frames) == 0 || r.Frames[0].Rows() == 0 {
+					b.Fatalf("%s: %v (%d frames)", p.name, r.Error, len(r.Frames))
+				}
+			}
+			reportLatency(b, p.name, took, n)
 		})
 	}
 }
