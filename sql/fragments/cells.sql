@@ -17,7 +17,7 @@
 --   read for the clean cells. GLOBAL NOT IN, on a local table, builds the set of clean cells
 --   once, when the query runs: ClickHouse 18.16 builds a plain IN set while analysing the query,
 --   once more for every subquery level above it (measured: 29 ms at the top, 60 ms one level
---   down, 100 ms two levels down, for a 3-hour window over 10M events).
+--   down, 100 ms two levels down, for a 3-hour window over 10M events; see sql/README.md).
 -- So a figure never depends on the sealing pass having run; only the speed does.
     SELECT second, class, sealed_events AS cell_events
     FROM
