@@ -20,17 +20,3 @@ var Migrations embed.FS
 //
 //go:embed queries/*.sql
 var Queries embed.FS
-
-// Fragments holds fragments/*.sql: subqueries shared by several query files, included with a
-// line `{name: arg = expr; ...}` and expanded by package warehouse (and sql/tests) before the
-// query runs. fragments/cells.sql is the exact per-second cell count every space_second query
-// reads.
-//
-//go:embed fragments/*.sql
-var Fragments embed.FS
-
-// Maintenance holds maintenance/*.sql: statements the pipeline runs to keep the rollups fast,
-// never needed for a figure to be right (maintenance/seal_cells.sql: warehouse.Seal).
-//
-//go:embed maintenance/*.sql
-var Maintenance embed.FS

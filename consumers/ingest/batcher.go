@@ -1,26 +1,32 @@
 package ingest
 
 import (
+	"context"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/spacepulse/spacepulse/schemas"
+	"github.com/spacepulse/spacepulse/sql/warehouse"
 )
 
 // batch is what the writer lands in one go: the valid events as an Arrow
 // record, the invalid ones as dead-letter messages, and the offsets to commit
 // once both are written.
 type batch struct {
-	rec     arrow.RecordBatch // nil when every event was invalid
-	dead    []kafka.Message
-	commits []kafka.Message // the highest message of each partition
-	valid   int
-	bytes   int
+	rec        arrow.RecordBatch // nil when no event is to be inserted
+	dead       []kafka.Message
+	commits    []kafka.Message // the highest message of each partition
+	valid      int             // events inserted
+	duplicates int             // valid events dropped: they had landed already
+	lookups    int             // events looked up in ClickHouse
+	bytes      int
 }
 
 func (b *batch) release() {
@@ -30,8 +36,25 @@ func (b *batch) release() {
 	}
 }
 
-// batcher decodes messages into the Arrow appender and cuts batches. It is
-// a plain struct owned by the batcher goroutine: no locks, no goroutines.
+// fetched is a message and the number of index loads started before it was fetched: a load
+// started after the fetch (a larger count) saw everything landed before the message's partition
+// was assigned to this consumer.
+type fetched struct {
+	m     kafka.Message
+	loads int64
+}
+
+// lateEvent is a valid event older than the index covers, kept (owning its strings) until the
+// batch is cut and ClickHouse says whether it landed already.
+type lateEvent struct {
+	ev        schemas.Event
+	partition int32
+	offset    int64
+}
+
+// batcher decodes messages into the Arrow appender, keeps copies of landed
+// events out (index) and cuts batches. It is a plain struct owned by the
+// batcher goroutine: no locks, no goroutines.
 type batcher struct {
 	cfg   *Config
 	dec   *schemas.Decoder
@@ -41,23 +64,46 @@ type batcher struct {
 	topic string        // of the messages in this batch
 	last  map[int]int64 // the highest offset of each partition in this batch
 	n     int           // messages (valid and invalid)
+	dups  int
 	bytes int
 	first time.Time // when the first message of this batch arrived
 	now   time.Time // clock reading shared by a run of messages
+
+	idx      *index
+	store    LandedStore   // nil: no warehouse (unit tests), the index covers everything
+	loads    *atomic.Int64 // loads started; shared with the fetcher
+	stats    *Stats
+	next     map[int]int64 // the offset expected next from each partition
+	needLoad bool          // a partition was (re)assigned since the last load
+	late     []lateEvent
+	lateSeen [2]map[uuid.UUID]struct{} // late events held or landed recently, two generations
 }
 
-func newBatcher(cfg *Config, mem memory.Allocator) *batcher {
-	return &batcher{
-		cfg:  cfg,
-		dec:  schemas.NewDecoder(),
-		app:  schemas.NewAppender(mem),
-		last: make(map[int]int64),
+func newBatcher(cfg *Config, mem memory.Allocator, loads *atomic.Int64, stats *Stats) *batcher {
+	b := &batcher{
+		cfg:      cfg,
+		dec:      schemas.NewDecoder(),
+		app:      schemas.NewAppender(mem),
+		last:     make(map[int]int64),
+		idx:      newIndex(cfg.DedupWindow, cfg.DedupMaxIDs, cfg.Now),
+		store:    cfg.Landed,
+		loads:    loads,
+		stats:    stats,
+		next:     make(map[int]int64),
+		needLoad: cfg.Landed != nil,
+		lateSeen: [2]map[uuid.UUID]struct{}{{}, {}},
 	}
+	if b.store == nil {
+		b.idx.coverAll()
+	}
+	return b
 }
 
-// add decodes m into the current batch; it reports whether the batch is
-// full and must be cut.
-func (b *batcher) add(m *kafka.Message) bool {
+// add decodes f's message into the current batch; it reports whether the
+// batch is full and must be cut. It fails only when ctx ends while the
+// index cannot be loaded.
+func (b *batcher) add(ctx context.Context, f *fetched) (bool, error) {
+	m := &f.m
 	if b.n == 0 {
 		b.first = time.Now()
 		b.now = b.cfg.Now()
@@ -68,6 +114,12 @@ func (b *batcher) add(m *kafka.Message) bool {
 	if off, ok := b.last[m.Partition]; !ok || m.Offset > off {
 		b.last[m.Partition] = m.Offset
 	}
+	// A partition seen for the first time, or not where it left off, was (re)assigned: other
+	// consumers may have landed its events since the index last loaded.
+	if next, ok := b.next[m.Partition]; (!ok || m.Offset != next) && b.store != nil && b.loads.Load() <= f.loads {
+		b.needLoad = true
+	}
+	b.next[m.Partition] = m.Offset + 1
 	if b.n&1023 == 0 {
 		b.now = b.cfg.Now() // the future-ts check needs a clock, not a precise one
 	}
@@ -77,10 +129,97 @@ func (b *batcher) add(m *kafka.Message) bool {
 	}
 	if err != nil {
 		b.dead = append(b.dead, deadLetter(m, err.Error()))
-	} else {
-		b.app.Append(&b.ev, int32(m.Partition), m.Offset)
+		return b.full(), nil
 	}
-	return b.n >= b.cfg.BatchRows || b.bytes >= b.cfg.BatchBytes
+	sec := floorDiv(b.ev.TS, 1000)
+	if b.needLoad {
+		if err := b.load(ctx, sec); err != nil {
+			return false, err
+		}
+	}
+	switch b.idx.check(sec, b.ev.EventID) {
+	case fresh:
+		b.app.Append(&b.ev, int32(m.Partition), m.Offset)
+	case duplicate:
+		b.dups++
+	case unknown:
+		if b.seenLate(b.ev.EventID) {
+			b.dups++
+		} else {
+			b.late = append(b.late, lateEvent{ev: b.ev.Clone(), partition: int32(m.Partition), offset: m.Offset})
+		}
+	}
+	return b.full(), nil
+}
+
+func (b *batcher) full() bool { return b.n >= b.cfg.BatchRows || b.bytes >= b.cfg.BatchBytes }
+
+// load (re)loads the index from ClickHouse, retrying until it succeeds or ctx ends.
+func (b *batcher) load(ctx context.Context, sec int64) error {
+	b.loads.Add(1)
+	err := retryUntil(ctx, b.cfg, "load the landed-event index", func(ctx context.Context) error {
+		return b.idx.load(ctx, b.store, sec, b.cfg.Logger)
+	}, func() { b.stats.retries.Add(1) })
+	if err != nil {
+		return err
+	}
+	b.stats.Loads.Add(1)
+	b.needLoad = false
+	return nil
+}
+
+// seenLate reports whether a late event id is held or was landed recently by this consumer,
+// and records it. The generations are large enough that an id leaves them only after its batch
+// landed (at most QueueDepth+2 batches are in flight), when a lookup finds it.
+func (b *batcher) seenLate(id uuid.UUID) bool {
+	if _, ok := b.lateSeen[0][id]; ok {
+		return true
+	}
+	if _, ok := b.lateSeen[1][id]; ok {
+		return true
+	}
+	if len(b.lateSeen[0]) >= max(500_000, (b.cfg.QueueDepth+2)*b.cfg.BatchRows) {
+		b.lateSeen[1], b.lateSeen[0] = b.lateSeen[0], map[uuid.UUID]struct{}{}
+	}
+	b.lateSeen[0][id] = struct{}{}
+	return false
+}
+
+// resolveLate asks ClickHouse which late events landed already and appends the others.
+func (b *batcher) resolveLate(ctx context.Context) (lookups int, err error) {
+	if len(b.late) == 0 {
+		return 0, nil
+	}
+	keys := make([]warehouse.EventKey, len(b.late))
+	for i := range b.late {
+		e := &b.late[i].ev
+		keys[i] = warehouse.EventKey{Space: e.SpaceID, Second: floorDiv(e.TS, 1000), ID: e.EventID}
+	}
+	var stored []uuid.UUID
+	err = retryUntil(ctx, b.cfg, "look up late events", func(ctx context.Context) error {
+		var err error
+		stored, err = b.store.stored(ctx, keys)
+		return err
+	}, func() { b.stats.retries.Add(1) })
+	if err != nil {
+		return 0, err
+	}
+	landed := make(map[uuid.UUID]struct{}, len(stored))
+	for _, id := range stored {
+		landed[id] = struct{}{}
+	}
+	for i := range b.late {
+		l := &b.late[i]
+		if _, ok := landed[l.ev.EventID]; ok {
+			b.dups++
+			continue
+		}
+		b.app.Append(&l.ev, l.partition, l.offset)
+	}
+	lookups = len(b.late)
+	clear(b.late)
+	b.late = b.late[:0]
+	return lookups, nil
 }
 
 // due reports whether a non-empty batch has waited BatchAge.
@@ -88,12 +227,17 @@ func (b *batcher) due(now time.Time) bool {
 	return b.n > 0 && now.Sub(b.first) >= b.cfg.BatchAge
 }
 
-// cut returns the current batch (nil when empty) and starts a new one.
-func (b *batcher) cut() *batch {
+// cut returns the current batch (nil when empty) and starts a new one. It
+// fails only when ctx ends while late events cannot be looked up.
+func (b *batcher) cut(ctx context.Context) (*batch, error) {
 	if b.n == 0 {
-		return nil
+		return nil, nil
 	}
-	out := &batch{dead: b.dead, valid: b.app.Len(), bytes: b.bytes}
+	lookups, err := b.resolveLate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &batch{dead: b.dead, valid: b.app.Len(), duplicates: b.dups, lookups: lookups, bytes: b.bytes}
 	if b.app.Len() > 0 {
 		out.rec = b.app.NewRecord()
 	}
@@ -101,11 +245,11 @@ func (b *batcher) cut() *batch {
 		out.commits = append(out.commits, kafka.Message{Topic: b.topic, Partition: p, Offset: off})
 	}
 	clear(b.last)
-	b.dead, b.n, b.bytes = nil, 0, 0
+	b.dead, b.n, b.bytes, b.dups = nil, 0, 0, 0
 	// A new record starts with empty builders: size them once instead of
 	// letting every column grow by doubling through the next batch.
 	b.app.Reserve(min(out.valid, b.cfg.BatchRows))
-	return out
+	return out, nil
 }
 
 func (b *batcher) release() { b.app.Release() }

@@ -34,6 +34,15 @@ type Config struct {
 	// DrainTimeout bounds the final flush and commit on shutdown (default 30s).
 	DrainTimeout time.Duration
 
+	// Landed is the warehouse the landed-event index loads from and looks late events up in
+	// (LandedFrom). Nil means no warehouse: the index alone keeps copies out (unit tests).
+	Landed LandedStore
+	// DedupWindow is how much event time before the newest event the index holds in memory
+	// (default DefaultDedupWindow); older events are looked up in ClickHouse.
+	DedupWindow time.Duration
+	// DedupMaxIDs bounds the index's ids (default DefaultDedupMaxIDs, ~40 bytes each).
+	DedupMaxIDs int
+
 	// Now is the clock used to reject events too far in the future
 	// (default time.Now).
 	Now func() time.Time
@@ -81,6 +90,12 @@ func (c *Config) setDefaults() {
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 30 * time.Second
 	}
+	if c.DedupWindow == 0 {
+		c.DedupWindow = DefaultDedupWindow
+	}
+	if c.DedupMaxIDs == 0 {
+		c.DedupMaxIDs = DefaultDedupMaxIDs
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -99,6 +114,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("batch bytes %d: want 1 to 1 GiB (-batch-bytes, SPACEPULSE_BATCH_BYTES)", c.BatchBytes)
 	case c.BatchAge < 0:
 		return fmt.Errorf("batch age %s: want a positive duration such as 1s (-batch-age, SPACEPULSE_BATCH_AGE)", c.BatchAge)
+	case c.DedupWindow < 0 || (c.DedupWindow > 0 && c.DedupWindow < time.Minute):
+		return fmt.Errorf("dedup window %s: want at least 1m, such as 15m (-dedup-window, SPACEPULSE_DEDUP_WINDOW)", c.DedupWindow)
+	case c.DedupMaxIDs < 0:
+		return fmt.Errorf("dedup max ids %d: want a positive count such as 4000000 (-dedup-max-ids, SPACEPULSE_DEDUP_MAX_IDS)", c.DedupMaxIDs)
 	case c.QueueDepth < 0:
 		return errors.New("queue depth must be positive")
 	case c.Topic != "" && c.Topic == c.DLQTopic:

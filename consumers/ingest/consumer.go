@@ -26,14 +26,14 @@ import (
 type ConsumerConfig struct {
 	Brokers string // comma-separated host:port list
 	Group   string
-	Migrate bool // apply the sql/ migrations before consuming
+	// Migrate applies the sql/ migrations before consuming (default off: run spacepulse-migrate,
+	// once, from one process; the consumer then only checks the schema version).
+	Migrate bool
 	// MetricsAddr, when not empty, serves Prometheus metrics at
 	// http://MetricsAddr/metrics (e.g. 127.0.0.1:9464).
 	MetricsAddr string
-	// SealInterval is how often the seconds written are sealed (Sealer); 0 turns sealing off.
-	SealInterval time.Duration
-	Pipeline     Config
-	ClickHouse   warehouse.Config
+	Pipeline    Config
+	ClickHouse  warehouse.Config
 }
 
 // Default Kafka settings.
@@ -53,10 +53,12 @@ func (c *ConsumerConfig) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Pipeline.BatchBytes, "batch-bytes", DefaultBatchBytes, "cut a batch at this many bytes of Kafka values")
 	fs.DurationVar(&c.Pipeline.BatchAge, "batch-age", DefaultBatchAge, "cut a non-empty batch this long after its first event")
 	fs.DurationVar(&c.Pipeline.DrainTimeout, "drain-timeout", 30*time.Second, "how long the final flush and commit may take on shutdown")
-	fs.BoolVar(&c.Migrate, "migrate", true, "apply the ClickHouse migrations at start")
+	fs.BoolVar(&c.Migrate, "migrate", false, "apply the ClickHouse migrations at start (for one consumer on one machine; otherwise run spacepulse-migrate once)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464; empty: off)")
-	fs.DurationVar(&c.SealInterval, "seal-interval", DefaultSealInterval,
-		"seal the per-second counts of the seconds written this often, so long curves read fast (0: off; figures are exact either way)")
+	fs.DurationVar(&c.Pipeline.DedupWindow, "dedup-window", DefaultDedupWindow,
+		"event time before the newest event whose ids the consumer holds in memory to keep copies out; older events are looked up in ClickHouse")
+	fs.IntVar(&c.Pipeline.DedupMaxIDs, "dedup-max-ids", DefaultDedupMaxIDs,
+		"most event ids held in memory (about 40 bytes each); past it the oldest minutes are looked up in ClickHouse instead")
 	c.ClickHouse.BindFlags(fs)
 }
 
@@ -70,9 +72,6 @@ func (c *ConsumerConfig) Validate() error {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			return fmt.Errorf("-metrics-addr %q: want host:port such as 127.0.0.1:9464 (SPACEPULSE_METRICS_ADDR)", c.MetricsAddr)
 		}
-	}
-	if c.SealInterval < 0 {
-		return fmt.Errorf("-seal-interval %s: want a positive duration such as 10s, or 0 to turn sealing off (SPACEPULSE_SEAL_INTERVAL)", c.SealInterval)
 	}
 	if c.Pipeline.Topic == "" {
 		return errors.New("-kafka-topic is empty: name the topic to consume (SPACEPULSE_KAFKA_TOPIC)")
@@ -159,7 +158,17 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 	if err != nil {
 		return err
 	}
-	open := warehouse.Open
+	open := func(ctx context.Context, cfg warehouse.Config, logger *slog.Logger) (driver.Conn, error) {
+		conn, err := warehouse.Open(ctx, cfg, logger)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkSchema(ctx, conn, cfg.Database); err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
+		return conn, nil
+	}
 	if c.Migrate {
 		open = func(ctx context.Context, cfg warehouse.Config, logger *slog.Logger) (driver.Conn, error) {
 			conn, applied, err := warehouse.Setup(ctx, cfg, logger)
@@ -188,18 +197,11 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 	defer w.Close()
 	cfg := c.Pipeline
 	cfg.Logger = logger
+	cfg.Landed = LandedFrom(conn)
 	sink := NewSink(conn, c.ClickHouse.Database)
-	if c.SealInterval > 0 {
-		sink.Sealer = NewSealer(WarehouseSealer(conn), c.SealInterval, logger)
-		sealCtx, stopSealing := context.WithCancel(context.WithoutCancel(ctx))
-		sealed := make(chan struct{})
-		go func() { defer close(sealed); sink.Sealer.Run(sealCtx) }()
-		// After the pipeline drained: a last pass over what it wrote, then return.
-		defer func() { stopSealing(); <-sealed }()
-	}
 	p := New(cfg, r, sink, w)
 	if c.MetricsAddr != "" {
-		stop, err := serveMetrics(c.MetricsAddr, p.Stats(), r, sink.Sealer, logger)
+		stop, err := serveMetrics(c.MetricsAddr, p.Stats(), r, logger)
 		if err != nil {
 			return err
 		}
@@ -210,8 +212,29 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 	err = p.Run(ctx)
 	s := p.Stats()
 	logger.Info("consumer stopped", slog.Int64("events", s.Events.Load()), slog.Int64("invalid", s.Invalid.Load()),
-		slog.Int64("batches", s.Batches.Load()))
+		slog.Int64("duplicates", s.Duplicates.Load()), slog.Int64("batches", s.Batches.Load()))
 	return err
+}
+
+// ErrSchema is returned by RunConsumer when the database is not at warehouse.LatestVersion.
+var ErrSchema = errors.New("schema version mismatch")
+
+// checkSchema fails unless conn's database is at warehouse.LatestVersion: a consumer must not
+// write rows that the views of an older schema would count otherwise.
+func checkSchema(ctx context.Context, conn warehouse.Querier, database string) error {
+	v, err := warehouse.SchemaVersion(ctx, conn)
+	if err != nil {
+		return err
+	}
+	switch {
+	case v < warehouse.LatestVersion:
+		return fmt.Errorf("database %s is at schema version %d, this consumer needs %d: run spacepulse-migrate (once, from one process) or start one consumer with -migrate: %w",
+			database, v, warehouse.LatestVersion, ErrSchema)
+	case v > warehouse.LatestVersion:
+		return fmt.Errorf("database %s is at schema version %d, newer than this consumer knows (%d): upgrade the consumer: %w",
+			database, v, warehouse.LatestVersion, ErrSchema)
+	}
+	return nil
 }
 
 // kafkaLogger adapts kafka-go's printf logger to slog at a fixed level.
@@ -223,18 +246,13 @@ func kafkaLogger(l *slog.Logger, level slog.Level) kafka.Logger {
 	})
 }
 
-// serveMetrics serves the pipeline's Prometheus metrics (the sealer's too
-// when it is not nil, and the Go runtime's) on addr until stop is called.
-func serveMetrics(addr string, s *Stats, r lagger, sealer *Sealer, logger *slog.Logger) (stop func(), err error) {
+// serveMetrics serves the pipeline's Prometheus metrics (and the Go runtime's)
+// on addr until stop is called.
+func serveMetrics(addr string, s *Stats, r lagger, logger *slog.Logger) (stop func(), err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := RegisterMetrics(reg, s, r); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
-	}
-	if sealer != nil {
-		if err := sealer.Register(reg); err != nil {
-			return nil, fmt.Errorf("register sealing metrics: %w", err)
-		}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -27,6 +27,12 @@ func RegisterMetrics(reg prometheus.Registerer, s *Stats, r lagger) error {
 	cs := []prometheus.Collector{
 		counter("events_total", "Valid events inserted into ClickHouse and committed.", func() float64 { return float64(s.Events.Load()) }),
 		counter("dead_letters_total", "Invalid events written to the dead-letter topic and committed.", func() float64 { return float64(s.Invalid.Load()) }),
+		counter("duplicates_total", "Valid events dropped because they had landed already (retries, redeliveries), and committed.",
+			func() float64 { return float64(s.Duplicates.Load()) }),
+		counter("lookups_total", "Events older than the landed-event index covers, looked up in ClickHouse before the insert.",
+			func() float64 { return float64(s.Lookups.Load()) }),
+		counter("index_loads_total", "Loads of the landed-event index from ClickHouse (at start, after partitions were assigned).",
+			func() float64 { return float64(s.Loads.Load()) }),
 		counter("batches_total", "Batches landed (dead letters, insert, commit).", func() float64 { return float64(s.Batches.Load()) }),
 		counter("value_bytes_total", "Kafka value bytes committed.", func() float64 { return float64(s.Bytes.Load()) }),
 		counter("retries_total", "Failed attempts of an insert, dead-letter write or commit that were retried.", func() float64 { return float64(s.Retries()) }),

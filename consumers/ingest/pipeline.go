@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -22,9 +23,11 @@ type fetcher interface {
 
 var _ fetcher = (*kafka.Reader)(nil)
 
-// blockWriter lands one Arrow record batch in the store.
+// blockWriter lands one Arrow record batch in the store. again is true when
+// an earlier call for rec failed: some of its rows may have landed then (a
+// connection lost after the server took the block), and must not land twice.
 type blockWriter interface {
-	WriteBlock(ctx context.Context, rec arrow.RecordBatch) error
+	WriteBlock(ctx context.Context, rec arrow.RecordBatch, again bool) error
 }
 
 var _ blockWriter = (*Sink)(nil)
@@ -38,6 +41,7 @@ var _ messageWriter = (*kafka.Writer)(nil)
 
 // Pipeline consumes, batches, writes and commits; see the package doc.
 type Pipeline struct {
+	loads atomic.Int64 // landed-event index loads started (see fetched)
 	cfg   Config
 	src   fetcher
 	store blockWriter
@@ -55,7 +59,8 @@ func New(cfg Config, src fetcher, store blockWriter, dlq messageWriter) *Pipelin
 	if stats == nil {
 		stats = &Stats{}
 	}
-	return &Pipeline{cfg: cfg, src: src, store: store, dlq: dlq, mem: memory.DefaultAllocator, stats: stats}
+	p := &Pipeline{cfg: cfg, src: src, store: store, dlq: dlq, mem: memory.DefaultAllocator, stats: stats}
+	return p
 }
 
 // Stats returns the pipeline's counters; safe to read while it runs.
@@ -65,14 +70,14 @@ func (p *Pipeline) Stats() *Stats { return p.stats }
 // the queued ones are written and committed on a context detached from ctx
 // and bounded by Config.DrainTimeout. It returns nil after a clean drain.
 func (p *Pipeline) Run(ctx context.Context) error {
-	msgs := make(chan kafka.Message, 4096)
+	msgs := make(chan fetched, 4096)
 	batches := make(chan *batch, p.cfg.QueueDepth)
 	drainCtx, cancelDrain := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelDrain()
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.fetch(gctx, msgs) })
-	g.Go(func() error { return p.batch(msgs, batches) })
+	g.Go(func() error { return p.batch(drainCtx, msgs, batches) })
 	g.Go(func() error {
 		// Once ctx is done the writer gets DrainTimeout more to land what is queued.
 		stop := context.AfterFunc(gctx, func() {
@@ -90,7 +95,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 }
 
 // fetch copies messages into out until ctx is done, then closes out.
-func (p *Pipeline) fetch(ctx context.Context, out chan<- kafka.Message) error {
+func (p *Pipeline) fetch(ctx context.Context, out chan<- fetched) error {
 	defer close(out)
 	for {
 		m, err := p.src.FetchMessage(ctx)
@@ -101,7 +106,7 @@ func (p *Pipeline) fetch(ctx context.Context, out chan<- kafka.Message) error {
 			return fmt.Errorf("fetch from kafka: %w", err)
 		}
 		select {
-		case out <- m:
+		case out <- fetched{m: m, loads: p.loads.Load()}:
 		case <-ctx.Done():
 			return nil // m is not committed: it will be fetched again
 		}
@@ -109,28 +114,43 @@ func (p *Pipeline) fetch(ctx context.Context, out chan<- kafka.Message) error {
 }
 
 // batch turns messages into batches until in is closed, then cuts the last
-// one and closes out. It never blocks on anything but out (back-pressure).
-func (p *Pipeline) batch(in <-chan kafka.Message, out chan<- *batch) error {
+// one and closes out. It blocks on out (back-pressure) and on ClickHouse only
+// to load the landed-event index or look up late events, retrying those
+// until ctx (the drain context) ends.
+func (p *Pipeline) batch(ctx context.Context, in <-chan fetched, out chan<- *batch) error {
 	defer close(out)
-	b := newBatcher(&p.cfg, p.mem)
+	b := newBatcher(&p.cfg, p.mem, &p.loads, p.stats)
 	defer b.release()
 	tick := time.NewTicker(max(p.cfg.BatchAge/4, 5*time.Millisecond))
 	defer tick.Stop()
+	send := func() error {
+		bt, err := b.cut(ctx)
+		if err != nil || bt == nil {
+			return err
+		}
+		out <- bt
+		return nil
+	}
 	for {
 		select {
-		case m, ok := <-in:
+		case f, ok := <-in:
 			if !ok {
-				if bt := b.cut(); bt != nil {
-					out <- bt
-				}
-				return nil
+				return send()
 			}
-			if b.add(&m) {
-				out <- b.cut()
+			full, err := b.add(ctx, &f)
+			if err != nil {
+				return err
+			}
+			if full {
+				if err := send(); err != nil {
+					return err
+				}
 			}
 		case now := <-tick.C:
 			if b.due(now) {
-				out <- b.cut()
+				if err := send(); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -164,8 +184,11 @@ func (p *Pipeline) land(ctx context.Context, bt *batch) error {
 		}
 	}
 	if bt.rec != nil {
+		again := false
 		if err := p.retry(ctx, "insert into clickhouse", func(ctx context.Context) error {
-			return p.store.WriteBlock(ctx, bt.rec)
+			err := p.store.WriteBlock(ctx, bt.rec, again)
+			again = true
+			return err
 		}); err != nil {
 			return err
 		}
@@ -178,6 +201,7 @@ func (p *Pipeline) land(ctx context.Context, bt *batch) error {
 	}
 	p.stats.add(bt, insertDone.Sub(start))
 	p.cfg.Logger.Debug("batch landed", slog.Int("valid", bt.valid), slog.Int("invalid", len(bt.dead)),
+		slog.Int("duplicates", bt.duplicates),
 		slog.Duration("took", time.Since(start)))
 	return nil
 }

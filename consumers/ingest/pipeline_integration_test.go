@@ -229,12 +229,11 @@ func TestPipelineExactFiguresAndDeadLetters(t *testing.T) {
 	half := len(load.msgs) / 2
 	produce(t, brokers, topic, load.msgs[:half])
 	produce(t, brokers, topic, load.msgs[half:])
-	// Rows, not ClickHouse's count(): ReplacingMergeTree may fold the
-	// duplicates away in a background merge at any moment.
 	want := int64(len(load.msgs) - len(load.invalid))
-	waitFor(t, "all valid deliveries inserted and committed", func() (bool, string) {
-		n := run.p.Stats().Events.Load()
-		return n == want, describe("%d of %d rows", n, want)
+	waitFor(t, "all valid deliveries inserted or dropped as copies, and committed", func() (bool, string) {
+		s := run.p.Stats()
+		n := s.Events.Load() + s.Duplicates.Load()
+		return n == want, describe("%d of %d valid deliveries", n, want)
 	})
 	if err := run.stop(t); err != nil {
 		t.Fatalf("pipeline stopped with %v", err)
@@ -242,16 +241,12 @@ func TestPipelineExactFiguresAndDeadLetters(t *testing.T) {
 	if got := run.p.Stats().Invalid.Load(); got != int64(len(load.invalid)) {
 		t.Fatalf("pipeline counted %d invalid events, want %d", got, len(load.invalid))
 	}
-	// The last sealing pass after the drain left every cell it wrote sealed.
-	cells, err := warehouse.CellStatus(t.Context(), conn, start.Add(-24*time.Hour), start.Add(24*time.Hour))
-	if err != nil {
-		t.Fatal(err)
+	// Each event landed once: the copies (3 %, many through another partition) were dropped.
+	if got := run.p.Stats().Events.Load(); got != int64(len(load.events)) {
+		t.Fatalf("pipeline inserted %d events, want %d (each once)", got, len(load.events))
 	}
-	if run.sealer.Passes() == 0 || cells.Sealed == 0 || cells.Unsealed != 0 {
-		t.Fatalf("after the consumer stopped: %d sealing passes, cells %+v; want every cell sealed", run.sealer.Passes(), cells)
-	}
-	if n := count(t, conn, "SELECT uniqExact(event_id) FROM events"); n != uint64(len(load.events)) {
-		t.Fatalf("%d distinct event ids stored, want %d", n, len(load.events))
+	if n := count(t, conn, "SELECT count() FROM events"); n != uint64(len(load.events)) {
+		t.Fatalf("events holds %d rows, want %d (each event once)", n, len(load.events))
 	}
 	checkFigures(t, conn, load.events)
 
@@ -283,9 +278,9 @@ type flakyStore struct {
 	calls atomic.Int32
 }
 
-func (f *flakyStore) WriteBlock(ctx context.Context, rec arrow.RecordBatch) error {
+func (f *flakyStore) WriteBlock(ctx context.Context, rec arrow.RecordBatch, again bool) error {
 	f.calls.Add(1)
-	if err := f.next.WriteBlock(ctx, rec); err != nil {
+	if err := f.next.WriteBlock(ctx, rec, again); err != nil {
 		return err
 	}
 	if f.fail.Add(-1) >= 0 {
@@ -294,9 +289,10 @@ func (f *flakyStore) WriteBlock(ctx context.Context, rec arrow.RecordBatch) erro
 	return nil
 }
 
-// TestReinsertAndRestartCountOnce inserts batches twice (a failure after the
-// insert) and restarts the consumer mid-stream: every figure still counts
-// each event once, and nothing is lost.
+// TestReinsertAndRestartCountOnce fails inserts after ClickHouse took the
+// rows (the retry must not insert them again) and restarts the consumer
+// mid-stream: each event lands once, every figure counts it once, and
+// nothing is lost.
 func TestReinsertAndRestartCountOnce(t *testing.T) {
 	brokers, ch := servers(t)
 	topic := newTopic(t, brokers, randomName("events-"), 4)
@@ -319,7 +315,7 @@ func TestReinsertAndRestartCountOnce(t *testing.T) {
 	if run.p.Stats().Retries() < 3 {
 		t.Fatalf("only %d retries after 3 injected failures", run.p.Stats().Retries())
 	}
-	// Every failed call had inserted its rows: 3 blocks went in twice.
+	// Every failed call had inserted its rows, and was retried.
 	if calls, batches := int64(flaky.calls.Load()), run.p.Stats().Batches.Load(); calls < batches+3 {
 		t.Fatalf("%d inserts for %d batches: the test did not re-insert anything", calls, batches)
 	}
@@ -332,6 +328,10 @@ func TestReinsertAndRestartCountOnce(t *testing.T) {
 	})
 	if err := run2.stop(t); err != nil {
 		t.Fatalf("second consumer stopped with %v", err)
+	}
+	// The retried inserts and the restart put no second copy into events.
+	if n := count(t, conn, "SELECT count() FROM events"); n != uint64(len(load.events)) {
+		t.Fatalf("events holds %d rows for %d events, want each once", n, len(load.events))
 	}
 	checkFigures(t, conn, load.events)
 }

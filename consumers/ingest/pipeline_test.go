@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,7 +74,7 @@ type fakeStore struct {
 	rows  int
 }
 
-func (s *fakeStore) WriteBlock(_ context.Context, rec arrow.RecordBatch) error {
+func (s *fakeStore) WriteBlock(_ context.Context, rec arrow.RecordBatch, _ bool) error {
 	if s.fails > 0 {
 		s.fails--
 		s.j.add("insert failed")
@@ -157,23 +158,32 @@ func TestBatcherCuts(t *testing.T) {
 	msgs := validMessages(10)
 	cfg := Config{BatchRows: 3, BatchBytes: 1 << 20, BatchAge: 50 * time.Millisecond}
 	cfg.setDefaults()
-	b := newBatcher(&cfg, mem)
+	b := newBatcher(&cfg, mem, &atomic.Int64{}, &Stats{})
 	defer b.release()
+	ctx := context.Background()
 	f := func(i int, wantFull bool) {
 		t.Helper()
-		if got := b.add(&msgs[i]); got != wantFull {
-			t.Fatalf("add #%d: full=%v, want %v", i, got, wantFull)
+		if got, err := b.add(ctx, &fetched{m: msgs[i]}); err != nil || got != wantFull {
+			t.Fatalf("add #%d: full=%v, %v; want %v", i, got, err, wantFull)
 		}
+	}
+	cut := func() *batch {
+		t.Helper()
+		bt, err := b.cut(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bt
 	}
 	f(0, false)
 	f(1, false)
 	f(2, true)
-	bt := b.cut()
+	bt := cut()
 	if bt.valid != 3 || bt.rec.NumRows() != 3 || len(bt.commits) != 1 || bt.commits[0].Offset != 2 {
 		t.Fatalf("cut: %d valid, %d commits %+v", bt.valid, len(bt.commits), bt.commits)
 	}
 	bt.release()
-	if b.cut() != nil {
+	if cut() != nil {
 		t.Fatal("an empty batcher cut a batch")
 	}
 	f(3, false)
@@ -183,12 +193,12 @@ func TestBatcherCuts(t *testing.T) {
 	if !b.due(time.Now().Add(60 * time.Millisecond)) {
 		t.Fatal("not due after BatchAge")
 	}
-	b.cut().release()
+	cut().release()
 
 	cfg.BatchBytes = len(msgs[4].Value) + 1
 	f(4, false)
 	f(5, true) // cut on bytes
-	b.cut().release()
+	cut().release()
 }
 
 func TestDeadLetterHeaders(t *testing.T) {

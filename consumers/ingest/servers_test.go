@@ -106,7 +106,6 @@ type running struct {
 	done   chan struct{} // closed when Run returned
 	err    error         // Run's error, set before done is closed
 	p      *Pipeline
-	sealer *Sealer // sealing every 200 ms while the pipeline runs, a last pass after it stopped
 }
 
 // stop cancels the pipeline and returns Run's error.
@@ -131,25 +130,18 @@ func startPipeline(t *testing.T, brokers []string, topic, dlq, group string, ch 
 	r := NewReader(brokers, group, topic, logger)
 	w := NewDLQWriter(brokers, dlq, logger)
 	sink := NewSink(conn, ch.Database)
-	// Seal often, so that sealing races the inserts as it does in production.
-	sink.Sealer = NewSealer(WarehouseSealer(conn), 200*time.Millisecond, logger)
 	var store blockWriter = sink
 	if wrap != nil {
 		store = wrap(store)
 	}
 	cfg := Config{Topic: topic, DLQTopic: dlq, BatchRows: 5_000, BatchAge: 200 * time.Millisecond,
-		RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, Logger: logger}
+		RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, Logger: logger, Landed: LandedFrom(conn)}
 	p := New(cfg, r, store, w)
 	ctx, cancel := context.WithCancel(context.Background())
-	run := &running{cancel: cancel, done: make(chan struct{}), p: p, sealer: sink.Sealer}
-	sealCtx, stopSealing := context.WithCancel(context.Background())
-	sealed := make(chan struct{})
-	go func() { defer close(sealed); sink.Sealer.Run(sealCtx) }()
+	run := &running{cancel: cancel, done: make(chan struct{}), p: p}
 	go func() {
 		defer close(run.done)
 		run.err = p.Run(ctx)
-		stopSealing()
-		<-sealed
 		r.Close()
 		w.Close()
 	}()

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/spacepulse/spacepulse/schemas"
+	"github.com/spacepulse/spacepulse/sql/warehouse"
 )
 
 // insertColumns are the columns of the events table in the order of
@@ -24,8 +25,6 @@ const insertColumns = "event_id, kind, ts, ts_ms, space_id, session_id, user_id,
 type Sink struct {
 	conn  driver.Conn
 	query string
-	// Sealer, when not nil, is told the event seconds of every block inserted.
-	Sealer *Sealer
 
 	ids, sessions    []uuid.UUID
 	secs, ms, joinMS []int64
@@ -38,12 +37,24 @@ func NewSink(conn driver.Conn, database string) *Sink {
 	return &Sink{conn: conn, query: "INSERT INTO " + quoteIdent(database) + ".events (" + insertColumns + ")"}
 }
 
-// WriteBlock inserts every row of rec, or returns an error and inserts
-// nothing that a retry would not insert again (duplicates are harmless, see
-// the package doc).
-func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch) error {
+// WriteBlock inserts every row of rec. With again (an earlier attempt failed
+// and may have landed rows) it first asks ClickHouse which of rec's events
+// are stored and inserts only the others.
+func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch, again bool) error {
 	n := int(rec.NumRows())
 	cols := s.columns(rec)
+	if again {
+		keep, err := s.notStored(ctx, rec)
+		if err != nil {
+			return err
+		}
+		if n = countTrue(keep); n == 0 {
+			return nil
+		}
+		for i := range cols {
+			cols[i] = filterColumn(cols[i], keep)
+		}
+	}
 	b, err := s.conn.PrepareBatch(ctx, s.query)
 	if err != nil {
 		return fmt.Errorf("prepare insert of %d rows: %w", n, err)
@@ -57,7 +68,6 @@ func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch) error {
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("insert %d rows into events: %w", n, err)
 	}
-	s.Sealer.Touch(s.secs)
 	return nil
 }
 
@@ -155,4 +165,67 @@ func quoteIdent(s string) string {
 		out = append(out, s[i])
 	}
 	return string(append(out, '`'))
+}
+
+// notStored returns, for each row of rec, whether its event is not in events yet.
+func (s *Sink) notStored(ctx context.Context, rec arrow.RecordBatch) ([]bool, error) {
+	keys := make([]warehouse.EventKey, rec.NumRows())
+	spaces := rec.Column(schemas.ColSpaceID).(*array.String)
+	for i := range keys {
+		keys[i] = warehouse.EventKey{Space: spaces.Value(i), Second: s.secs[i], ID: s.ids[i]}
+	}
+	stored, err := warehouse.StoredEvents(ctx, s.conn, keys)
+	if err != nil {
+		return nil, fmt.Errorf("check which of %d rows landed before the retry: %w", len(keys), err)
+	}
+	landed := make(map[uuid.UUID]struct{}, len(stored))
+	for _, id := range stored {
+		landed[id] = struct{}{}
+	}
+	keep := make([]bool, len(keys))
+	for i, k := range keys {
+		_, ok := landed[k.ID]
+		keep[i] = !ok
+	}
+	return keep, nil
+}
+
+func countTrue(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+// filterColumn returns a new slice of the rows of col (one of the slice types columns returns)
+// whose keep is true. It never writes into col, which may be an Arrow buffer.
+func filterColumn(col any, keep []bool) any {
+	switch c := col.(type) {
+	case []uuid.UUID:
+		return filterSlice(c, keep)
+	case []int8:
+		return filterSlice(c, keep)
+	case []int32:
+		return filterSlice(c, keep)
+	case []int64:
+		return filterSlice(c, keep)
+	case []uint16:
+		return filterSlice(c, keep)
+	case []string:
+		return filterSlice(c, keep)
+	}
+	panic(fmt.Sprintf("filterColumn: column of type %T", col))
+}
+
+func filterSlice[T any](c []T, keep []bool) []T {
+	out := make([]T, 0, len(c))
+	for i, v := range c {
+		if keep[i] {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -1,17 +1,14 @@
 package monitoring_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
@@ -36,15 +33,11 @@ func (fakeLag) Stats() kafka.ReaderStats { return kafka.ReaderStats{} }
 
 // consumerMetrics is what the consumer serves on -metrics-addr: name -> type
 // (COUNTER, GAUGE), from RegisterMetrics on a fresh registry (with a reader,
-// so the lag gauge is there too) and the Sealer's metrics.
+// so the lag gauge is there too).
 func consumerMetrics(t *testing.T) map[string]string {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
 	if err := ingest.RegisterMetrics(reg, &ingest.Stats{}, fakeLag{}); err != nil {
-		t.Fatal(err)
-	}
-	sealer := ingest.NewSealer(func(context.Context, time.Time, time.Time) error { return nil }, time.Second, slog.Default())
-	if err := sealer.Register(reg); err != nil {
 		t.Fatal(err)
 	}
 	mfs, err := reg.Gather()

@@ -1,8 +1,8 @@
 -- concurrency: concurrent listeners CCL(t) in one space, for every second t of [@from, @to].
 --
--- CCL(t) = joins - leaves with ts <= t, each event_id counted once. The curve starts from the
+-- CCL(t) = joins - leaves with ts <= t, each event counted once. The curve starts from the
 -- count before @from (sessions opened earlier still count) and is dense: a second without events
--- carries the last value forward. Reads the space_second rollup only, in O(events + seconds):
+-- carries the last value forward. Reads the space_second_counts rollup only, in O(events + seconds):
 -- per-second deltas are scattered into a dense array (groupArrayInsertAt + arrayResize), summed
 -- with arrayCumSum and unrolled with ARRAY JOIN.
 --
@@ -27,11 +27,9 @@ FROM
     (
         SELECT
             second AS second_of_cell,
-            toInt64(sumIf(cell_events, class = 'join')) - toInt64(sumIf(cell_events, class = 'leave')) AS delta
-        FROM
-        (
-            {cells: lo = toDateTime(0, 'UTC'); hi = @to; classes = 'join', 'leave'}
-        )
+            toInt64(sumIf(events, class = 'join')) - toInt64(sumIf(events, class = 'leave')) AS delta
+        FROM space_second_counts
+        WHERE space_id = @space AND second <= @to AND class IN ('join', 'leave')
         GROUP BY second
     )
 )

@@ -3,7 +3,7 @@
 -- (CCL at the bucket's last second inside the window). For dashboard panels; with @step = 1 it is
 -- concurrency.sql's curve.
 --
--- The curve is concurrency.sql's (joins - leaves with ts <= t, each event_id once, starting from
+-- The curve is concurrency.sql's (joins - leaves with ts <= t, each event once, starting from
 -- the count before @from, an empty second carrying the last value forward). Buckets start at
 -- multiples of @step seconds since the epoch and are clipped to the window: the first and last
 -- bucket only see the seconds inside [@from, @to]. Dense: every bucket of the window.
@@ -34,7 +34,11 @@ FROM
         )) AS running
     FROM
     (
-        {cells: lo = toDateTime(0, 'UTC'); hi = @to; classes = 'join', 'leave'}
+        -- one row per (second, class): groupArrayInsertAt keeps one value per position
+        SELECT second, class, sum(events) AS cell_events
+        FROM space_second_counts
+        WHERE space_id = @space AND second <= @to AND class IN ('join', 'leave')
+        GROUP BY second, class
     )
 )
 ARRAY JOIN

@@ -1,5 +1,5 @@
 -- dimension_values: the values one dimension took in a window, most events first, for dashboard
--- variables and pickers; from the space_minute rollup (minute resolution: every minute
+-- variables and pickers; from the space_minute_counts rollup (minute resolution: every minute
 -- overlapping [@from, @to] counts whole).
 --
 -- Parameters:
@@ -8,11 +8,10 @@
 --   @to         DateTime  last second of the window
 --   @dimension  String    one of: code, client, app_version, region, country
 --   @limit      UInt32    most values returned
--- Returns, most events first then by value: value String, events UInt64 (an upper bound: the
--- sum of per-minute distinct counts, exact unless an event was stored in two cells).
+-- Returns, most events first then by value: value String, events UInt64.
 SELECT
     value,
-    sum(cell_events) AS events
+    toUInt64(sum(events)) AS events
 FROM
 (
     SELECT
@@ -23,10 +22,9 @@ FROM
             @dimension = 'region', region,
             @dimension = 'country', country,
             '') AS value,
-        uniqExactMerge(event_ids) AS cell_events
-    FROM space_minute
+        events
+    FROM space_minute_counts
     WHERE (@space = '' OR space_id = @space) AND minute >= toStartOfMinute(@from) AND minute <= @to
-    GROUP BY space_id, minute, value
 )
 WHERE value != ''
 GROUP BY value

@@ -1,5 +1,5 @@
 -- errors_by_code: join-phase errors of one space per bucket of @step seconds (a multiple of 60)
--- and code, from the space_minute rollup, each event_id counted once.
+-- and code, from the space_minute_counts rollup.
 --
 -- Minute resolution: every minute overlapping [@from, @to] counts whole, as in failures_by.sql.
 --   technical  1 for a technical code, 0 for a business code (space_ended, auth, geo_blocked)
@@ -18,14 +18,9 @@ SELECT
     toDateTime(intDiv(toUInt32(minute), @step) * @step, 'UTC') AS bucket,
     code,
     technical,
-    toInt64(sum(cell_events)) AS errors
-FROM
-(
-    SELECT minute, code, technical, uniqExactMerge(event_ids) AS cell_events
-    FROM space_minute
-    WHERE space_id = @space AND minute >= toStartOfMinute(@from) AND minute <= @to
-      AND kind = 'error' AND phase = 'join' AND (@technical_only = 0 OR technical = 1)
-    GROUP BY minute, code, technical
-)
+    toInt64(sum(events)) AS errors
+FROM space_minute_counts
+WHERE space_id = @space AND minute >= toStartOfMinute(@from) AND minute <= @to
+  AND kind = 'error' AND phase = 'join' AND (@technical_only = 0 OR technical = 1)
 GROUP BY bucket, code, technical
 ORDER BY bucket, code

@@ -1,6 +1,6 @@
 -- failure_rate: the per-attempt join-failure rate of one space, in buckets of @step seconds.
 --
--- attempts           = joins + join-phase errors (technical and business), each event_id once
+-- attempts           = joins + join-phase errors (technical and business)
 -- technical_failures = join-phase errors whose code is not business (space_ended, auth, geo_blocked)
 -- business_failures  = join-phase errors with a business code (never paged)
 -- rate               = technical_failures / attempts, NULL ("not enough data") when
@@ -8,7 +8,7 @@
 -- Buckets start at multiples of @step seconds since the epoch (60: whole UTC minutes) and are
 -- clipped to the window: the first and last bucket count only the seconds inside [@from, @to],
 -- so the buckets add up to the window's totals. Dense: every bucket of the window is returned,
--- empty ones with zero attempts and rate NULL. Reads the space_second rollup only.
+-- empty ones with zero attempts and rate NULL. Reads the space_second_counts rollup only.
 --
 -- Parameters:
 --   @space         String    the space id
@@ -35,13 +35,12 @@ FROM
     (
         SELECT
             toUInt32(intDiv(toUInt32(second), @step) - intDiv(toUInt32(@from), @step)) AS bucket_index,
-            toInt64(sum(cell_events)) AS attempts_in_bucket,
-            toInt64(sumIf(cell_events, class = 'join_error')) AS technical_in_bucket,
-            toInt64(sumIf(cell_events, class = 'join_error_business')) AS business_in_bucket
-        FROM
-        (
-            {cells: lo = @from; hi = @to; classes = 'join', 'join_error', 'join_error_business'}
-        )
+            toInt64(sum(events)) AS attempts_in_bucket,
+            toInt64(sumIf(events, class = 'join_error')) AS technical_in_bucket,
+            toInt64(sumIf(events, class = 'join_error_business')) AS business_in_bucket
+        FROM space_second_counts
+        WHERE space_id = @space AND second >= @from AND second <= @to
+          AND class IN ('join', 'join_error', 'join_error_business')
         GROUP BY bucket_index
     )
 )

@@ -1,6 +1,6 @@
 -- failure_rate_by: the per-attempt technical join-failure rate of one space per bucket of @step
--- seconds (a multiple of 60) and per value of one dimension, from the space_minute rollup, each
--- event_id counted once. The time series form of failures_by.sql.
+-- seconds (a multiple of 60) and per value of one dimension, from the space_minute_counts rollup.
+-- The time series form of failures_by.sql.
 --
 -- Minute resolution: every minute overlapping [@from, @to] counts whole, as in failures_by.sql.
 --   attempts            joins + join-phase errors with this value
@@ -30,9 +30,9 @@ FROM
     SELECT
         toDateTime(intDiv(toUInt32(minute), @step) * @step, 'UTC') AS bucket,
         value,
-        toInt64(sum(cell_events)) AS bucket_attempts,
-        toInt64(sumIf(cell_events, kind = 'error' AND technical = 1)) AS bucket_technical,
-        toInt64(sumIf(cell_events, kind = 'error' AND technical = 0)) AS bucket_business
+        toInt64(sum(events)) AS bucket_attempts,
+        toInt64(sumIf(events, kind = 'error' AND technical = 1)) AS bucket_technical,
+        toInt64(sumIf(events, kind = 'error' AND technical = 0)) AS bucket_business
     FROM
     (
         SELECT
@@ -46,11 +46,10 @@ FROM
                 '') AS value,
             kind,
             technical,
-            uniqExactMerge(event_ids) AS cell_events
-        FROM space_minute
+            events
+        FROM space_minute_counts
         WHERE space_id = @space AND minute >= toStartOfMinute(@from) AND minute <= @to
           AND (kind = 'join' OR (kind = 'error' AND phase = 'join'))
-        GROUP BY minute, value, kind, technical
     )
     GROUP BY bucket, value
 )

@@ -1,5 +1,5 @@
 -- failures_by: join attempts and failures of one space broken down by one dimension, from the
--- space_minute rollup, each event_id counted once.
+-- space_minute_counts rollup.
 --
 -- Minute resolution: every minute that overlaps [@from, @to] counts whole (the window widens to
 -- whole UTC minutes), unlike summary.sql and failure_rate.sql, which count to the second.
@@ -32,16 +32,13 @@ FROM
 (
     SELECT
         value,
-        toInt64(sumIf(cell_events, kind = 'join' OR (kind = 'error' AND phase = 'join'))) AS attempts,
-        toInt64(sumIf(cell_events, kind = 'join')) AS joins,
-        toInt64(sumIf(cell_events, kind = 'error' AND phase = 'join' AND technical = 1)) AS technical_failures,
-        toInt64(sumIf(cell_events, kind = 'error' AND phase = 'join' AND technical = 0)) AS business_failures,
-        toInt64(sumIf(cell_events, kind = 'error' AND phase != 'join')) AS session_errors
+        toInt64(sumIf(events, kind = 'join' OR (kind = 'error' AND phase = 'join'))) AS attempts,
+        toInt64(sumIf(events, kind = 'join')) AS joins,
+        toInt64(sumIf(events, kind = 'error' AND phase = 'join' AND technical = 1)) AS technical_failures,
+        toInt64(sumIf(events, kind = 'error' AND phase = 'join' AND technical = 0)) AS business_failures,
+        toInt64(sumIf(events, kind = 'error' AND phase != 'join')) AS session_errors
     FROM
     (
-        -- Distinct events per minute and cell first: a copy of an event is in the same minute and
-        -- cell, so these counts are exact and add up; merging small per-minute sets is cheaper
-        -- than one set per value over the whole window.
         SELECT
             multiIf(
                 @dimension = 'code', code,
@@ -53,10 +50,9 @@ FROM
             kind,
             phase,
             technical,
-            uniqExactMerge(event_ids) AS cell_events
-        FROM space_minute
+            events
+        FROM space_minute_counts
         WHERE space_id = @space AND minute >= toStartOfMinute(@from) AND minute <= @to
-        GROUP BY minute, value, kind, phase, technical
     )
     GROUP BY value
 )

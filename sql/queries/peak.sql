@@ -1,6 +1,6 @@
 -- peak: the peak of concurrent listeners CCL(t) in one space over [@from, @to], and when.
 --
--- Same curve as concurrency.sql (joins - leaves with ts <= t, each event_id once, starting from
+-- Same curve as concurrency.sql (joins - leaves with ts <= t, each event once, starting from
 -- the count before @from, empty seconds carry the last value); the peak is its maximum and
 -- peak_at the earliest second that reaches it.
 --
@@ -25,11 +25,9 @@ FROM
     (
         SELECT
             second AS second_of_cell,
-            toInt64(sumIf(cell_events, class = 'join')) - toInt64(sumIf(cell_events, class = 'leave')) AS delta
-        FROM
-        (
-            {cells: lo = toDateTime(0, 'UTC'); hi = @to; classes = 'join', 'leave'}
-        )
+            toInt64(sumIf(events, class = 'join')) - toInt64(sumIf(events, class = 'leave')) AS delta
+        FROM space_second_counts
+        WHERE space_id = @space AND second <= @to AND class IN ('join', 'leave')
         GROUP BY second
     )
 )

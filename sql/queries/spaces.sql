@@ -1,5 +1,5 @@
 -- spaces: every space with events, and the first and last second it had one, from the
--- space_second rollup (for pickers and for "which spaces are there").
+-- space_second_counts rollup (for pickers and for "which spaces are there").
 --
 -- Parameters: none.
 -- Returns, one row per space ordered by space_id: space_id String, first_second DateTime('UTC'),
@@ -8,6 +8,6 @@ SELECT
     space_id,
     min(second) AS first_second,
     max(second) AS last_second
-FROM space_second
+FROM space_second_counts
 GROUP BY space_id
 ORDER BY space_id

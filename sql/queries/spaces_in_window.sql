@@ -1,5 +1,5 @@
 -- spaces_in_window: the spaces with events in [@from, @to], and their first and last second with
--- an event inside it, from the space_second rollup; bounded by @limit (room pickers and
+-- an event inside it, from the space_second_counts rollup; bounded by @limit (room pickers and
 -- "every room" queries).
 --
 -- Parameters:
@@ -12,7 +12,7 @@ SELECT
     space_id,
     min(second) AS first_second,
     max(second) AS last_second
-FROM space_second
+FROM space_second_counts
 WHERE second >= @from AND second <= @to
 GROUP BY space_id
 ORDER BY space_id

@@ -1,11 +1,10 @@
--- summary: one row of figures for a space over the window [@from, @to], each event_id counted once.
+-- summary: one row of figures for a space over the window [@from, @to], each event counted once.
 --
--- From the space_second rollup (exact distinct counts per second, added up):
+-- From the space_second_counts rollup:
 --   joins, leaves, join_attempts (= joins + join-phase errors), join_failures (technical
 --   join-phase errors), business_join_failures (space_ended, auth, geo_blocked), session_errors,
 --   listeners_before (CCL at @from - 1) and listeners_after (CCL at @to).
--- From the raw events table, deduplicated by event_id or with aggregates a repeat cannot change
--- (uniqExact, min, max):
+-- From the raw events table, which holds each event once:
 --   users_attempting        distinct user_id with >= 1 join attempt in the window
 --   users_failed            ... of whom none joined successfully in the window
 --   unique_listeners        distinct user_id with >= 1 join in the window
@@ -33,16 +32,14 @@ WITH
     -- One pass over the cells up to @to: the window's counts and the CCL before it.
     assumeNotNull((
         SELECT tuple(
-            toInt64(sumIf(cell_events, class = 'join' AND second >= @from)),
-            toInt64(sumIf(cell_events, class = 'leave' AND second >= @from)),
-            toInt64(sumIf(cell_events, class = 'join_error' AND second >= @from)),
-            toInt64(sumIf(cell_events, class = 'join_error_business' AND second >= @from)),
-            toInt64(sumIf(cell_events, class = 'session_error' AND second >= @from)),
-            toInt64(sumIf(cell_events, class = 'join' AND second < @from)) - toInt64(sumIf(cell_events, class = 'leave' AND second < @from)))
-        FROM
-        (
-            {cells: lo = toDateTime(0, 'UTC'); hi = @to; classes = 'join', 'leave', 'join_error', 'join_error_business', 'session_error'}
-        )
+            toInt64(sumIf(events, class = 'join' AND second >= @from)),
+            toInt64(sumIf(events, class = 'leave' AND second >= @from)),
+            toInt64(sumIf(events, class = 'join_error' AND second >= @from)),
+            toInt64(sumIf(events, class = 'join_error_business' AND second >= @from)),
+            toInt64(sumIf(events, class = 'session_error' AND second >= @from)),
+            toInt64(sumIf(events, class = 'join' AND second < @from)) - toInt64(sumIf(events, class = 'leave' AND second < @from)))
+        FROM space_second_counts
+        WHERE space_id = @space AND second <= @to
     )) AS cell_counts,
     assumeNotNull((
         SELECT tuple(toInt64(count()), toInt64(countIf(joined = 0)), toInt64(countIf(joined = 1)))
@@ -56,15 +53,9 @@ WITH
         )
     )) AS users,
     assumeNotNull((
-        SELECT tuple(toInt64(count()), quantilesExact(0.5, 0.95, 0.99)(latency_ms))
-        FROM
-        (
-            SELECT any(join_ms) AS latency_ms
-            FROM events
-            WHERE space_id = @space AND ts >= @from AND ts <= @to AND kind = 'join'
-            GROUP BY event_id
-        )
-        WHERE latency_ms >= 0
+        SELECT tuple(toInt64(count()), quantilesExact(0.5, 0.95, 0.99)(join_ms))
+        FROM events
+        WHERE space_id = @space AND ts >= @from AND ts <= @to AND kind = 'join' AND join_ms >= 0
     )) AS latency,
     assumeNotNull((
         SELECT tuple(toInt64(sum(overlap)), toInt64(countIf(overlap > 0)))
@@ -87,7 +78,7 @@ WITH
         )
     )) AS listening,
     assumeNotNull((
-        SELECT toInt64(uniqExact(event_id))
+        SELECT toInt64(count())
         FROM events
         WHERE space_id = @space AND ts >= @from AND ts <= @to
           AND kind = 'leave' AND reason IN ('network', 'error')

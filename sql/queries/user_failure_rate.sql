@@ -5,12 +5,11 @@
 --   users_failed      ... of whom none joined in the bucket and at least one attempt failed with a
 --                     technical code (a user turned away only by business errors, e.g.
 --                     space_ended, is not a technical failure)
---   attempts          join attempts in the bucket, each event_id once
+--   attempts          join attempts in the bucket
 --   rate              users_failed / users_attempting, NULL ("not enough data") when
 --                     attempts < @min_attempts, the same floor as the per-attempt rate
 -- Buckets start at multiples of @step seconds since the epoch and are clipped to the window.
--- Sparse: a bucket without attempts has no row. Exact under duplicates: a copy of an event has
--- the same user, bucket and event_id.
+-- Sparse: a bucket without attempts has no row.
 --
 -- Parameters:
 --   @space         String    the space id
@@ -40,7 +39,7 @@ FROM
             user_id,
             max(kind = 'join') AS joined,
             max(kind = 'error' AND code NOT IN ('space_ended', 'auth', 'geo_blocked')) AS failed_technical,
-            uniqExact(event_id) AS user_attempts
+            count() AS user_attempts
         FROM events
         WHERE space_id = @space AND ts >= @from AND ts <= @to
           AND (kind = 'join' OR (kind = 'error' AND phase = 'join'))

@@ -2,6 +2,7 @@ package warehouse_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -41,21 +42,30 @@ func (e event) sec() int64 { return e.TsMs / 1000 }
 // insertEvents inserts evs as one batch, the way the consumer does.
 func insertEvents(t testing.TB, ctx context.Context, conn driver.Conn, evs []event) {
 	t.Helper()
+	if err := insertBatch(ctx, conn, evs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// insertBatch is insertEvents for any goroutine.
+func insertBatch(ctx context.Context, conn driver.Conn, evs []event) error {
 	batch, err := conn.PrepareBatch(ctx, warehouse.InsertEvents)
 	if err != nil {
-		t.Fatalf("prepare batch: %v", err)
+		return fmt.Errorf("prepare batch: %w", err)
 	}
+	defer batch.Abort() //nolint:errcheck // no-op after Send
 	for _, e := range evs {
 		err := batch.Append(e.ID, e.Kind, time.Unix(e.sec(), 0).UTC(), e.TsMs, e.Space, e.Session, e.User,
 			e.Role, e.Client, e.AppVersion, e.Region, e.Country, e.JoinMs, e.Attempt, e.Reason, e.Phase,
 			e.Code, e.HTTPStatus, e.Partition, e.Offset)
 		if err != nil {
-			t.Fatalf("append %v: %v", e.ID, err)
+			return fmt.Errorf("append %v: %w", e.ID, err)
 		}
 	}
 	if err := batch.Send(); err != nil {
-		t.Fatalf("send batch of %d: %v", len(evs), err)
+		return fmt.Errorf("send batch of %d: %w", len(evs), err)
 	}
+	return nil
 }
 
 // t0 is the start of the generated data: the Trump-Musk night.
@@ -153,28 +163,16 @@ func generate(seed uint64, space string, start time.Time, users, minutes int) []
 	return evs
 }
 
-// deliver turns evs into insert batches the way at-least-once delivery does: shuffled (out of
-// order), with ~10 % of events delivered again in a later batch from another partition, a few
-// twice within one batch, and the last batch inserted twice whole (a consumer crash before the
-// commit).
+// deliver turns evs into insert batches the way the consumer lands them: shuffled (out of order,
+// late events in later batches), each event once (keeping copies out is the consumer's job, and
+// is tested in consumers/ingest).
 func deliver(seed uint64, evs []event, batches int) [][]event {
 	r := rand.New(rand.NewPCG(seed, 11))
 	all := append([]event(nil), evs...)
 	r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 	out := make([][]event, batches)
 	for i, e := range all {
-		b := i % batches
-		out[b] = append(out[b], e)
-		if r.IntN(10) == 0 { // producer retry: the same event again, later, elsewhere
-			d := e
-			d.Partition, d.Offset = (e.Partition+1)%4, e.Offset+1_000_000
-			later := b + 1 + r.IntN(batches)
-			out[later%batches] = append(out[later%batches], d)
-		}
-		if r.IntN(50) == 0 { // twice within the same batch
-			out[b] = append(out[b], e)
-		}
+		out[i%batches] = append(out[i%batches], e)
 	}
-	out = append(out, out[len(out)-1])
 	return out
 }

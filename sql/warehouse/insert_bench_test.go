@@ -112,9 +112,9 @@ func BenchmarkInsertEvents(b *testing.B) {
 		})
 	}
 	f("mvs=both")
-	f("mvs=second", "space_minute_mv")
-	f("mvs=minute", "space_second_mv")
-	f("mvs=none", "space_second_mv", "space_minute_mv")
+	f("mvs=second", "space_minute_counts_mv")
+	f("mvs=minute", "space_second_counts_mv")
+	f("mvs=none", "space_second_counts_mv", "space_minute_counts_mv")
 }
 
 func slice(c *eventColumns, lo, hi int) *eventColumns {

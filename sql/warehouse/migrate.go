@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -18,10 +19,22 @@ import (
 
 // LatestVersion is the highest migration version in package sql: a database whose SchemaVersion
 // is lower needs Migrate.
-const LatestVersion = 4
+const LatestVersion = 5
 
 // dbPlaceholder stands for the target database in migration files.
 const dbPlaceholder = "{db}"
+
+// cutoverPlaceholder stands for the moment a migration's new materialized views take over from
+// its backfill (see Migrate).
+const cutoverPlaceholder = "{cutover}"
+
+// cutoverLead is how far ahead of the server's clock a cutover is set (the views must exist
+// before it), cutoverMargin how long after it the backfill waits for blocks whose inserted_at was
+// taken before the cutover to be written.
+const (
+	cutoverLead   = 2 * time.Second
+	cutoverMargin = 5 * time.Second
+)
 
 // ClickHouse error codes this package reacts to.
 const (
@@ -125,6 +138,16 @@ func hasCode(stmt string) bool {
 // rebuilt from events), so a migration cut short (or two Migrate calls racing) is simply applied
 // again.
 //
+// A migration whose statements use {cutover} creates materialized views that count only rows
+// with inserted_at >= {cutover} and backfills the rows before it. Migrate sets it a little ahead
+// of the server's clock and, before that migration's first INSERT, waits until the server's clock
+// is cutoverMargin past it, so that a row inserted while the migration runs is counted once.
+// When the events table was created by this same call (a fresh database) the cutover is the epoch
+// and nothing waits.
+//
+// Run it from one process (spacepulse-migrate) while no other Migrate runs: the statements are
+// idempotent, but a backfill run twice by two racing processes counts its rows twice.
+//
 // conn may be bound to any existing database: Migrate names database in every statement.
 func Migrate(ctx context.Context, conn Execer, database string) (applied []int, err error) {
 	if err := ValidateDatabase(database); err != nil {
@@ -147,16 +170,29 @@ func Migrate(ctx context.Context, conn Execer, database string) (applied []int, 
 	if err != nil {
 		return nil, err
 	}
+	fresh := !done[1]
 	for _, m := range migrations {
 		if done[m.Version] {
 			continue
 		}
+		cutover, err := cutoverOf(ctx, conn, m, fresh)
+		if err != nil {
+			return applied, fmt.Errorf("apply migration %04d_%s to %s: %w", m.Version, m.Name, database, err)
+		}
+		waited := fresh
 		for i, stmt := range m.Statements {
+			if strings.Contains(stmt, cutoverPlaceholder) && isInsert(stmt) && !waited {
+				if err := waitForServerClock(ctx, conn, cutover.Add(cutoverMargin)); err != nil {
+					return applied, fmt.Errorf("apply migration %04d_%s to %s: %w", m.Version, m.Name, database, err)
+				}
+				waited = true
+			}
+			stmt = strings.ReplaceAll(stmt, cutoverPlaceholder, fmt.Sprintf("toDateTime(%d, 'UTC')", cutover.Unix()))
 			if err := conn.Exec(ctx, strings.ReplaceAll(stmt, dbPlaceholder, database)); err != nil {
 				return applied, fmt.Errorf("apply migration %04d_%s statement %d to %s: %w", m.Version, m.Name, i+1, database, err)
 			}
 		}
-		err := conn.Exec(ctx, "INSERT INTO "+database+".schema_migrations (version, name) SELECT toUInt32(@version), @name",
+		err = conn.Exec(ctx, "INSERT INTO "+database+".schema_migrations (version, name) SELECT toUInt32(@version), @name",
 			clickhouse.Named("version", m.Version), clickhouse.Named("name", m.Name))
 		if err != nil {
 			return applied, fmt.Errorf("record migration %04d_%s in %s: %w", m.Version, m.Name, database, err)
@@ -164,6 +200,61 @@ func Migrate(ctx context.Context, conn Execer, database string) (applied []int, 
 		applied = append(applied, m.Version)
 	}
 	return applied, nil
+}
+
+// cutoverOf returns the cutover of m: the epoch for a fresh database or a migration without
+// {cutover}, else the server's clock plus cutoverLead.
+func cutoverOf(ctx context.Context, conn Querier, m Migration, fresh bool) (time.Time, error) {
+	uses := false
+	for _, stmt := range m.Statements {
+		uses = uses || strings.Contains(stmt, cutoverPlaceholder)
+	}
+	if fresh || !uses {
+		return time.Unix(0, 0).UTC(), nil
+	}
+	now, err := serverClock(ctx, conn)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return now.Add(cutoverLead), nil
+}
+
+func serverClock(ctx context.Context, conn Querier) (time.Time, error) {
+	var now uint32
+	if err := conn.QueryRow(ctx, "SELECT toUInt32(now())").Scan(&now); err != nil {
+		return time.Time{}, fmt.Errorf("read the server's clock: %w", err)
+	}
+	return time.Unix(int64(now), 0).UTC(), nil
+}
+
+// waitForServerClock returns once the server's clock reads at least t.
+func waitForServerClock(ctx context.Context, conn Querier, t time.Time) error {
+	for {
+		now, err := serverClock(ctx, conn)
+		if err != nil {
+			return err
+		}
+		if !now.Before(t) {
+			return nil
+		}
+		select {
+		case <-time.After(min(t.Sub(now), 500*time.Millisecond)):
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the cutover at %s: %w", t.Format(time.RFC3339), ctx.Err())
+		}
+	}
+}
+
+// isInsert reports whether stmt, comments aside, is an INSERT.
+func isInsert(stmt string) bool {
+	for _, line := range strings.Split(stmt, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "--") {
+			continue
+		}
+		return strings.HasPrefix(strings.ToUpper(line), "INSERT")
+	}
+	return false
 }
 
 func appliedVersions(ctx context.Context, conn Querier, table string) (map[int]bool, error) {

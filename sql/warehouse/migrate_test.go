@@ -3,12 +3,15 @@ package warehouse_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/spacepulse/spacepulse/sql/warehouse"
 )
@@ -22,10 +25,11 @@ func TestEmbeddedMigrations(t *testing.T) {
 		t.Fatalf("%d migrations, the last %d; want LatestVersion = %d to be the last", len(ms), ms[len(ms)-1].Version, warehouse.LatestVersion)
 	}
 	// Statements that can be applied again after a migration was cut short: CREATE … IF NOT
-	// EXISTS, DROP … IF EXISTS, and a rollup's backfill from events (after its table was
-	// dropped and created again; a uniqExact state holds each event id once anyway).
+	// EXISTS, DROP … IF EXISTS, OPTIMIZE, and a rollup's backfill from events (its migration
+	// drops and creates the table again first; 0004's uniqExact states hold each id once anyway).
 	repeatable := regexp.MustCompile(`(?m)^(CREATE (TABLE|MATERIALIZED VIEW|VIEW|DATABASE) IF NOT EXISTS \{db\}\.|` +
-		`DROP (TABLE|VIEW) IF EXISTS \{db\}\.|INSERT INTO \{db\}\.space_second \(.*\)\nSELECT)`)
+		`DROP (TABLE|VIEW) IF EXISTS \{db\}\.|OPTIMIZE TABLE \{db\}\.events FINAL$|` +
+		`INSERT INTO \{db\}\.(space_second|space_second_counts|space_minute_counts) \(.*\)\nSELECT)`)
 	for _, m := range ms {
 		for i, stmt := range m.Statements {
 			if !repeatable.MatchString(stmt) {
@@ -81,10 +85,11 @@ func TestMigrateTwiceIsANoOp(t *testing.T) {
 	}
 }
 
-// TestUpgradeKeepsFigures applies the migrations before sealed cells (1..3), stores events,
-// then upgrades: the backfill gives the old cells their row counts, a migration run again (as
-// after being cut short) changes nothing, sealing works on the old cells, and every curve
-// still equals the brute-force one.
+// TestUpgradeKeepsFigures upgrades a schema-4 warehouse with data to the latest schema: the old
+// events hold copies (at-least-once delivery before 0005), and a writer keeps inserting new
+// events while the migration runs, across its cutover. Afterwards events holds each event once
+// and every figure equals the brute-force one; before the upgrade the old queries' figures were
+// the same ones, so the upgrade changes none.
 func TestUpgradeKeepsFigures(t *testing.T) {
 	conn, cfg := newTestDB(t)
 	ctx := testContext(t)
@@ -92,17 +97,24 @@ func TestUpgradeKeepsFigures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Start over at version 3 in a database of its own.
+	// A schema-4 warehouse in a database of its own.
 	db := cfg.Database + "_upgrade"
 	t.Cleanup(func() { _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
 	if err := conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range ms[:3] {
+	if err := conn.Exec(ctx, "CREATE TABLE "+db+".schema_migrations (version UInt32, name String, "+
+		"applied_at DateTime('UTC') DEFAULT now()) ENGINE = ReplacingMergeTree() ORDER BY version"); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:4] {
 		for _, stmt := range m.Statements {
 			if err := conn.Exec(ctx, strings.ReplaceAll(stmt, "{db}", db)); err != nil {
 				t.Fatalf("migration %d: %v", m.Version, err)
 			}
+		}
+		if err := conn.Exec(ctx, fmt.Sprintf("INSERT INTO %s.schema_migrations (version, name) SELECT toUInt32(%d), '%s'", db, m.Version, m.Name)); err != nil {
+			t.Fatal(err)
 		}
 	}
 	old, err := warehouse.Open(ctx, testConfig(db), nil)
@@ -111,41 +123,80 @@ func TestUpgradeKeepsFigures(t *testing.T) {
 	}
 	defer old.Close()
 	evs := generate(5, "upgrade-room", t0, 300, 10)
-	batches := deliver(6, evs, 3)
-	insertEvents(t, ctx, old, batches[0])
-	upgraded, applied, err := warehouse.Setup(ctx, testConfig(db), nil)
-	if err != nil || !slices.Contains(applied, 4) {
-		t.Fatalf("upgrade = %v, %v; want migration 4 applied", applied, err)
-	}
-	_ = upgraded.Close()
-	// Setup sealed what migration 4 rebuilt.
-	if s, err := warehouse.CellStatus(ctx, old, t0.Add(-time.Hour), t0.Add(time.Hour)); err != nil || s.Unsealed != 0 || s.Sealed == 0 {
-		t.Fatalf("cells after the upgrade: %+v, %v; want every rebuilt cell sealed", s, err)
-	}
-	// Cut short: forget that anything was applied, and apply everything again.
-	if err := conn.Exec(ctx, "DROP TABLE "+db+".schema_migrations"); err != nil {
-		t.Fatal(err)
-	}
-	if applied, err := warehouse.Migrate(ctx, conn, db); err != nil || len(applied) != warehouse.LatestVersion {
-		t.Fatalf("migrations again = %v, %v; want all applied without error", applied, err)
-	}
-	for _, b := range batches[1:] {
+	batches := deliver(6, evs, 12)
+	// Before the upgrade: the first half, with copies (a batch twice, as after a crash).
+	for _, b := range batches[:6] {
 		insertEvents(t, ctx, old, b)
 	}
-	if err := warehouse.Seal(ctx, old, t0.Add(-time.Hour), t0.Add(time.Hour)); err != nil {
+	insertEvents(t, ctx, old, batches[2])
+	insertEvents(t, ctx, old, batches[4][:len(batches[4])/2])
+	// During the upgrade: a writer inserts the next batches a few hundred ms apart, so some land
+	// before the cutover and some after it.
+	during := make(chan error, 1)
+	go func() {
+		defer close(during)
+		for _, b := range batches[6:10] {
+			if err := insertBatch(ctx, old, b); err != nil {
+				during <- err
+				return
+			}
+			time.Sleep(1500 * time.Millisecond)
+		}
+	}()
+	upgraded, applied, err := warehouse.Setup(ctx, testConfig(db), nil)
+	if err != nil || !slices.Equal(applied, []int{5}) {
+		t.Fatalf("upgrade = %v, %v; want migration 5 applied", applied, err)
+	}
+	defer upgraded.Close()
+	if err := <-during; err != nil {
+		t.Fatalf("insert during the upgrade: %v", err)
+	}
+	for _, b := range batches[10:] {
+		insertEvents(t, ctx, upgraded, b)
+	}
+	var stored, distinct uint64
+	if err := upgraded.QueryRow(ctx, "SELECT count(), uniqExact(event_id) FROM events").Scan(&stored, &distinct); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := warehouse.CellStatus(ctx, old, t0.Add(-time.Hour), t0.Add(time.Hour)); err != nil || s.Unsealed != 0 || s.Sealed == 0 {
-		t.Fatalf("cells after the upgrade and a seal: %+v, %v; want all sealed", s, err)
+	if stored != uint64(len(evs)) || distinct != stored {
+		t.Fatalf("events holds %d rows, %d distinct after the upgrade; want %d, each once", stored, distinct, len(evs))
+	}
+	for _, gone := range []string{"space_second", "space_second_sealed", "space_minute", "space_second_mv", "space_minute_mv"} {
+		var n uint64
+		if err := upgraded.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = @name",
+			clickhouse.Named("name", gone)).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("table %s after the upgrade: %d, %v; want dropped", gone, n, err)
+		}
 	}
 	m := newModel(evs)
 	from, to := t0.Unix()-60, t0.Unix()+11*60
-	got, err := warehouse.Concurrency(ctx, old, "upgrade-room", time.Unix(from, 0), time.Unix(to, 0))
+	fromT, toT := time.Unix(from, 0).UTC(), time.Unix(to, 0).UTC()
+	got, err := warehouse.Concurrency(ctx, upgraded, "upgrade-room", fromT, toT)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := m.concurrency("upgrade-room", from, to); !reflect.DeepEqual(got, want) {
 		t.Fatalf("concurrency after the upgrade differs from the brute-force curve (%d points, want %d)", len(got), len(want))
+	}
+	sum, err := warehouse.Summary(ctx, upgraded, "upgrade-room", fromT, toT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := summaryString(sum), summaryString(m.summary("upgrade-room", from, to)); g != w {
+		t.Fatalf("summary after the upgrade\n got %s\nwant %s", g, w)
+	}
+	rows, err := warehouse.FailuresBy(ctx, upgraded, "upgrade-room", fromT, toT, "code")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := m.breakdown("upgrade-room", from, to, "code")
+	if len(rows) != len(want) {
+		t.Fatalf("FailuresBy(code) after the upgrade: %d rows, want %d", len(rows), len(want))
+	}
+	for _, r := range rows {
+		if w := want[r.Value]; !sameBreakdown(r, w) {
+			t.Fatalf("FailuresBy(code)[%q] = %+v, want %+v", r.Value, r, w)
+		}
 	}
 }
 

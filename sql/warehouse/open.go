@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -55,21 +53,8 @@ func Setup(ctx context.Context, cfg Config, logger *slog.Logger) (conn driver.Co
 		return nil, applied, err
 	}
 	conn, err = Open(ctx, cfg, logger)
-	if err == nil && slices.Contains(applied, sealedCellsVersion) {
-		// Migration 4 rebuilt space_second: every cell of the past is unsealed, and the consumer
-		// seals only what it writes from now on.
-		// 2100, not DateTime's 2106 end: 18.16 parses dates past 2105 as 1970.
-		if serr := Seal(ctx, conn, time.Unix(0, 0), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)); serr != nil && logger != nil {
-			logger.Warn("sealing the rebuilt per-second rollup failed: figures stay exact, long curves are slow until its cells are sealed",
-				slog.Any("err", serr))
-		}
-	}
 	return conn, applied, err
 }
-
-// sealedCellsVersion is the migration that rebuilt space_second with the row counts sealing
-// needs; Setup seals every cell once after applying it.
-const sealedCellsVersion = 4
 
 func open(ctx context.Context, cfg Config, database string, logger *slog.Logger) (driver.Conn, error) {
 	if err := cfg.Validate(); err != nil {

@@ -30,15 +30,10 @@ var (
 	ErrUnknownSpace  = errors.New("space has no events")
 )
 
-// queries maps a file name in package sql's queries/ (without .sql) to its text, fragments
-// included (see expandFragments).
-var queries = mustLoadQueries(spsql.Queries, spsql.Fragments)
+// queries maps a file name in package sql's queries/ (without .sql) to its text.
+var queries = mustLoadQueries(spsql.Queries)
 
-func mustLoadQueries(fsys, fragmentFS fs.FS) map[string]string {
-	fragments, err := loadFragments(fragmentFS)
-	if err != nil {
-		panic(err)
-	}
+func mustLoadQueries(fsys fs.FS) map[string]string {
 	names, err := fs.Glob(fsys, "queries/*.sql")
 	if err != nil {
 		panic(err)
@@ -49,17 +44,12 @@ func mustLoadQueries(fsys, fragmentFS fs.FS) map[string]string {
 		if err != nil {
 			panic(err)
 		}
-		expanded, err := expandFragments(string(text), fragments)
-		if err != nil {
-			panic(fmt.Sprintf("query %s: %v", name, err))
-		}
-		out[strings.TrimSuffix(path.Base(name), ".sql")] = expanded
+		out[strings.TrimSuffix(path.Base(name), ".sql")] = string(text)
 	}
 	return out
 }
 
-// Query returns the text of the embedded query file name (e.g. "concurrency"), fragments
-// included, for callers that run it themselves with their own scanning; ok is false for an
+// Query returns the text of the embedded query file name (e.g. "concurrency"), for callers that run it themselves with their own scanning; ok is false for an
 // unknown name.
 func Query(name string) (text string, ok bool) {
 	text, ok = queries[name]

@@ -93,7 +93,7 @@ func directInsert(ctx context.Context, conn driver.Conn, database string, l synt
 		rec := app.NewRecord()
 		defer rec.Release()
 		start := time.Now()
-		if err := sink.WriteBlock(ctx, rec); err != nil {
+		if err := sink.WriteBlock(ctx, rec, false); err != nil {
 			return err
 		}
 		out.took += time.Since(start)

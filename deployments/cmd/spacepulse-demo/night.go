@@ -70,7 +70,16 @@ func runNight(ctx context.Context, cfg config, logger *slog.Logger, out io.Write
 
 	c := &checker{}
 	c.eq("messages delivered", end.Sum(), truth.Delivered)
-	c.eq("rows the consumer inserted", pl.stats.Events.Load(), truth.Delivered)
+	c.eq("rows the consumer inserted (each event once)", pl.stats.Events.Load(), truth.Events.Total)
+	c.eq("copies the consumer kept out", pl.stats.Duplicates.Load(), truth.Duplicates)
+	rows, distinct, err := counts(ctx, pl.conn)
+	if err != nil {
+		return false, err
+	}
+	c.eq("rows in the events table", int64(rows), truth.Events.Total)
+	c.eq("distinct event ids in the events table", int64(distinct), truth.Events.Total)
+	fmt.Fprintf(out, "  landed      %s events once each; %s copies kept out by the consumer\n",
+		num(int64(rows)), num(pl.stats.Duplicates.Load()))
 	for i := range truth.Rooms {
 		if err := tellRoom(ctx, out, pl, sc, truth, &truth.Rooms[i], cfg, c); err != nil {
 			return false, err

@@ -148,12 +148,13 @@ func reportPipeline(ctx context.Context, out io.Writer, conn driver.Conn, s *sen
 	events, invalid := stats.Events.Load(), stats.Invalid.Load()
 	fmt.Fprintf(out, "  consumer         %s rows inserted in %d batches, %d events to the dead-letter topic, stopped cleanly\n",
 		num(events), stats.Batches.Load(), invalid)
-	c.eq("rows the consumer inserted (events + duplicate deliveries)", events, s.valid+s.duplicates)
+	c.eq("rows the consumer inserted (each event once)", events, s.valid)
+	c.eq("copies the consumer kept out", stats.Duplicates.Load(), s.duplicates)
 	c.eq("events the consumer sent to the dead-letter topic", invalid, s.invalid)
-	fmt.Fprintf(out, "  events table     %s distinct event ids in %s rows (a duplicate delivery is stored, counted once by every\n"+
-		"                   figure, and folded away by ReplacingMergeTree's background merges)\n",
-		num(int64(distinct)), num(int64(rows)))
+	fmt.Fprintf(out, "  events table     %s distinct event ids in %s rows (%s duplicate deliveries kept out by the consumer)\n",
+		num(int64(distinct)), num(int64(rows)), num(stats.Duplicates.Load()))
 	c.eq("distinct event ids in clickhouse", distinct, s.valid)
+	c.eq("rows in clickhouse (each event once)", rows, s.valid)
 	c.eq("messages on the topic", end.Sum(), s.valid+s.duplicates+s.invalid)
 	c.eq("dead letters", len(dead), s.invalid)
 	fmt.Fprintf(out, "  dead letters     %d in %s:\n", len(dead), dlqTopic)

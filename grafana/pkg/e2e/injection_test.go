@@ -19,7 +19,7 @@ var payloads = []string{
 	"room-a'); DROP TABLE events; --",
 	`room-a\'; DROP TABLE events; --`,
 	"client) OR 1=1 --",
-	"code; DROP TABLE space_second",
+	"code; DROP TABLE space_second_counts",
 	"room-a' UNION ALL SELECT name, now(), now() FROM system.tables --",
 }
 
@@ -30,7 +30,7 @@ var rawPayloads = []string{
 	"INSERT INTO events SELECT * FROM events",
 	"CREATE TABLE pwned (x UInt8) ENGINE = Memory",
 	"ALTER TABLE events DELETE WHERE 1",
-	"TRUNCATE TABLE space_second",
+	"TRUNCATE TABLE space_second_counts",
 	"SELECT * FROM events WHERE $__timeFilter(ts); DROP TABLE events",
 	"SELECT * FROM events WHERE $__timeFilter(ts) OR 1=1) --)",
 	"SELECT count() FROM events SETTINGS readonly = 0",
@@ -46,7 +46,7 @@ func snapshot(t *testing.T, conn driver.Conn) string {
 	var events, seconds, minutes uint64
 	var tables string
 	row := conn.QueryRow(ctx(t), `SELECT
-		(SELECT count() FROM events), (SELECT count() FROM space_second), (SELECT count() FROM space_minute),
+		(SELECT count() FROM events), (SELECT count() FROM space_second_counts), (SELECT count() FROM space_minute_counts),
 		(SELECT arrayStringConcat(groupArray(concat(database, '.', name)), ',') FROM (SELECT database, name FROM system.tables
 			WHERE database != 'system' AND (database = currentDatabase() OR NOT startsWith(database, 'spacepulse_test_'))
 			ORDER BY database, name))`)

@@ -86,16 +86,6 @@ func loadBench(b *testing.B, conn driver.Conn, n int) {
 		}
 	}
 	b.Logf("inserted %d events in %s", n, time.Since(start).Round(time.Millisecond))
-	// What the consumer's Sealer does for the seconds it wrote.
-	start = time.Now()
-	if err := warehouse.Seal(b.Context(), conn, t0, t0.Add(span*time.Second)); err != nil {
-		b.Fatal(err)
-	}
-	cells, err := warehouse.CellStatus(b.Context(), conn, t0, t0.Add(span*time.Second))
-	if err != nil || cells.Unsealed != 0 {
-		b.Fatalf("after sealing: %+v, %v", cells, err)
-	}
-	b.Logf("sealed %d cells in %s", cells.Sealed, time.Since(start).Round(time.Millisecond))
 }
 
 // BenchmarkQueryDataConcurrency3h times QueryData through the plugin binary over gRPC for a
@@ -139,8 +129,7 @@ func BenchmarkQueryDataConcurrency3h(b *testing.B) {
 	// never hits and ClickHouse computes the curve; warm: the same window again, as a dashboard
 	// refresh over a settled range does (served from the cache after a fingerprint check); live:
 	// before each query a second of a busy room arrives (2,500 events in the window's last
-	// minute, 1 % of them up to 10 minutes late), and every sealEvery iterations the cells are
-	// sealed as the consumer's Sealer does every -seal-interval: the refresh of a live dashboard.
+	// minute, 1 % of them up to 10 minutes late): the refresh of a live dashboard.
 	for _, mode := range []string{"cold", "warm", "live"} {
 		b.Run(mode, func(b *testing.B) {
 			var took []time.Duration
@@ -155,11 +144,6 @@ func BenchmarkQueryDataConcurrency3h(b *testing.B) {
 				case "live":
 					b.StopTimer()
 					arrive(b, conn, q.to.Add(-time.Minute+time.Duration(i%60)*time.Second), 2500, i)
-					if i%sealEvery == 0 {
-						if err := warehouse.Seal(b.Context(), conn, q.to.Add(-time.Hour), q.to); err != nil {
-							b.Fatal(err)
-						}
-					}
 					b.StartTimer()
 				}
 				start := time.Now()
@@ -185,7 +169,7 @@ func reportLatency(b *testing.B, what string, took []time.Duration, events int) 
 }
 
 // BenchmarkQueryDataPanels3h times QueryData for the other panels of "Space live" over the same
-// 3 hours of SPACEPULSE_BENCH_EVENTS events (sealed): the ones on the per-second and per-minute
+// 3 hours of SPACEPULSE_BENCH_EVENTS events: the ones on the per-second and per-minute
 // rollups, and the ones that read the raw events table (per-user failure rate, join latency, the
 // rooms table's summary). `make -C grafana bench-panels`.
 func BenchmarkQueryDataPanels3h(b *testing.B) {
@@ -223,15 +207,6 @@ func BenchmarkQueryDataPanels3h(b *testing.B) {
 		})
 	}
 }
-
-// sealEvery is how many live iterations (seconds) pass between sealing passes:
-// SPACEPULSE_BENCH_SEAL_EVERY, default 10 (the consumer's -seal-interval 10s).
-var sealEvery = func() int {
-	if n, err := strconv.Atoi(os.Getenv("SPACEPULSE_BENCH_SEAL_EVERY")); err == nil && n > 0 {
-		return n
-	}
-	return 10
-}()
 
 // arrive inserts n joins of bench-room at second at, 1 % of them instead up to 10 minutes
 // earlier (late deliveries), as one consumer batch.

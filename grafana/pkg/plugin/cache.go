@@ -8,9 +8,7 @@ import (
 	"github.com/spacepulse/spacepulse/sql/warehouse"
 )
 
-// curveCache keeps concurrency curves (the costliest query: 50-90 ms for a sealed 3-hour window
-// over 10M events on ClickHouse 18.16, more while late events keep cells unsealed) keyed by
-// room, window and bucket, with
+// curveCache keeps concurrency curves (the costliest query) keyed by room, window and bucket, with
 // the rollup fingerprint (warehouse.RollupVersion) they were computed at. A hit is served only
 // while the fingerprint is unchanged, so a cached curve is always exact: any insert or merge of
 // the month partitions up to the window's end invalidates it. Shared by every viewer of the

@@ -107,7 +107,7 @@ func explainConnectError(err error, tlsOn bool) error {
 }
 
 // Tables the plugin reads; CheckHealth makes sure they exist.
-var requiredTables = []string{"events", "space_second", "space_second_sealed", "space_minute"}
+var requiredTables = []string{"events", "space_second_counts", "space_minute_counts"}
 
 // CheckHealth connects, checks the schema version against warehouse.LatestVersion and that the
 // tables exist, and says what is wrong when something is.
