@@ -199,6 +199,7 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 	cfg.Logger = logger
 	cfg.Landed = LandedFrom(conn)
 	sink := NewSink(conn, c.ClickHouse.Database)
+	sink.Reconcile = reconciler(conn, logger)
 	p := New(cfg, r, sink, w)
 	if c.MetricsAddr != "" {
 		stop, err := serveMetrics(c.MetricsAddr, p.Stats(), r, logger)
@@ -275,4 +276,22 @@ func serveMetrics(addr string, s *Stats, r lagger, logger *slog.Logger) (stop fu
 		_ = srv.Shutdown(ctx)
 		<-done
 	}, nil
+}
+
+// reconciler returns the Sink's Reconcile: warehouse.Reconcile over the range, logged. A failure
+// is logged, not returned: the events landed, and the rollup can be reconciled again later
+// (spacepulse-migrate -reconcile).
+func reconciler(conn driver.Conn, logger *slog.Logger) func(ctx context.Context, from, to time.Time) {
+	return func(ctx context.Context, from, to time.Time) {
+		rep, err := warehouse.Reconcile(ctx, conn, from, to, 2*time.Second)
+		switch {
+		case err != nil:
+			logger.Error("reconcile after a retried insert failed: run spacepulse-migrate -reconcile over the range",
+				slog.Time("from", from.UTC()), slog.Time("to", to.UTC()), slog.Any("err", err))
+		case rep != (warehouse.Repair{}):
+			logger.Warn("rollups reconciled after a retried insert", slog.Time("from", from.UTC()), slog.Time("to", to.UTC()),
+				slog.Int("second_cells", rep.Seconds), slog.Int("minute_cells", rep.Minutes),
+				slog.Int64("rows", rep.Rows), slog.Int("unsettled", rep.Unsettled))
+		}
+	}
 }

@@ -126,7 +126,7 @@ func (r *running) stop(t *testing.T) error {
 func startPipeline(t *testing.T, brokers []string, topic, dlq, group string, ch warehouse.Config, conn driver.Conn,
 	wrap func(blockWriter) blockWriter) *running {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := testLogger(t)
 	r := NewReader(brokers, group, topic, logger)
 	w := NewDLQWriter(brokers, dlq, logger)
 	sink := NewSink(conn, ch.Database)
@@ -147,6 +147,10 @@ func startPipeline(t *testing.T, brokers []string, topic, dlq, group string, ch 
 	}()
 	t.Cleanup(func() { cancel(); <-run.done })
 	return run
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 type testWriter struct{ t *testing.T }

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/apache/arrow-go/v18/arrow"
@@ -25,6 +26,10 @@ const insertColumns = "event_id, kind, ts, ts_ms, space_id, session_id, user_id,
 type Sink struct {
 	conn  driver.Conn
 	query string
+	// Reconcile, when not nil, receives the event-time range of a block inserted after a failed
+	// attempt: a server that died during that attempt may have kept its events but not all of
+	// its rollup rows (see warehouse.Reconcile).
+	Reconcile func(ctx context.Context, from, to time.Time)
 
 	ids, sessions    []uuid.UUID
 	secs, ms, joinMS []int64
@@ -67,6 +72,13 @@ func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch, again bool
 	}
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("insert %d rows into events: %w", n, err)
+	}
+	if again && s.Reconcile != nil {
+		lo, hi := s.secs[0], s.secs[0]
+		for _, sec := range s.secs {
+			lo, hi = min(lo, sec), max(hi, sec)
+		}
+		s.Reconcile(ctx, time.Unix(lo, 0), time.Unix(hi, 0))
 	}
 	return nil
 }

@@ -61,7 +61,10 @@ type Config struct {
 	// Buffer is how many events may wait for delivery (default 100,000).
 	Buffer int
 	// BatchSize, BatchBytes and Linger bound one write to Kafka
-	// (defaults 10,000 events, 16 MiB, 10ms).
+	// (defaults 10,000 events, 1,000,000 bytes, 10ms). BatchBytes must stay
+	// under the broker's message.max.bytes (1,048,588 by default, on Apache
+	// Kafka and on the embedded broker alike): a larger batch is refused
+	// whole with "Message Size Too Large".
 	BatchSize  int
 	BatchBytes int64
 	Linger     time.Duration
@@ -96,7 +99,7 @@ func (c *Config) setDefaults() {
 		c.BatchSize = 10_000
 	}
 	if c.BatchBytes <= 0 {
-		c.BatchBytes = 16 << 20
+		c.BatchBytes = 1_000_000
 	}
 	if c.Linger <= 0 {
 		c.Linger = 10 * time.Millisecond

@@ -2,6 +2,10 @@
 // applies the migrations of package sql it lacks, then prints the versions it applied.
 //
 //	spacepulse-migrate [-clickhouse-addr host:port] [-clickhouse-database spacepulse] ...
+//	spacepulse-migrate -reconcile 2024-08-13T00:00:00Z,2024-08-13T04:00:00Z
+//
+// With -reconcile it then compares the rollups of that event-time window with the events table
+// and corrects the cells that differ (warehouse.Reconcile: after a ClickHouse server crash).
 //
 // Every flag also reads an environment variable (see -h). Exit status: 0 done, 1 failed, 2 bad
 // flags.
@@ -15,7 +19,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spacepulse/spacepulse/sql/warehouse"
 )
@@ -32,8 +38,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var cfg warehouse.Config
 	cfg.BindFlags(fs)
+	window := fs.String("reconcile", "", "after migrating, reconcile the rollups of this event-time window with the events table: FROM,TO in RFC 3339")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	var from, to time.Time
+	if *window != "" {
+		a, b, ok := strings.Cut(*window, ",")
+		var errA, errB error
+		from, errA = time.Parse(time.RFC3339, strings.TrimSpace(a))
+		to, errB = time.Parse(time.RFC3339, strings.TrimSpace(b))
+		if !ok || errA != nil || errB != nil || to.Before(from) {
+			fmt.Fprintf(stderr, "spacepulse-migrate: -reconcile %q: want FROM,TO in RFC 3339 with FROM <= TO, such as 2024-08-13T00:00:00Z,2024-08-13T04:00:00Z\n", *window)
+			return 2
+		}
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "spacepulse-migrate: unexpected argument %q\n", fs.Arg(0))
@@ -52,10 +70,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer conn.Close()
 	if len(applied) == 0 {
 		fmt.Fprintf(stdout, "%s: schema is current (version %d)\n", cfg.Database, warehouse.LatestVersion)
-		return 0
 	}
 	for _, v := range applied {
 		fmt.Fprintf(stdout, "%s: applied migration %d\n", cfg.Database, v)
+	}
+	if *window != "" {
+		rep, err := warehouse.Reconcile(ctx, conn, from, to, 2*time.Second)
+		if err != nil {
+			fmt.Fprintf(stderr, "spacepulse-migrate: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: reconciled %s..%s: %d per-second and %d per-minute cells corrected (%d rows), %d differences left alone (inserts in flight: run again)\n",
+			cfg.Database, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), rep.Seconds, rep.Minutes, rep.Rows, rep.Unsettled)
 	}
 	return 0
 }

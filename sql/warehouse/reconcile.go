@@ -1,0 +1,173 @@
+package warehouse
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Reconciling the rollups with the raw table.
+//
+// ClickHouse writes an insert's events part first and the parts of its materialized views after
+// it, so a server killed during an insert can keep the events and lose (part of) what the views
+// should have added: a rollup short by those rows, forever. Reconcile finds such cells by
+// comparing each cell of a window with a count of the raw rows and writes the difference into
+// the rollup as one more row, which sum() adds in.
+//
+// An insert running while Reconcile reads can show a difference that is not one (its events part
+// is visible, its view parts not yet: milliseconds). Reconcile therefore reads the differences
+// three times, settle apart for the first two and just before writing for the third, and writes
+// only those that were the same all three times: a passing insert does not hold a cell's
+// difference still across seconds.
+
+// reconcileSecond lists the cells of space_second_counts in [@from, @to] whose sum differs from
+// the raw rows, with the difference to add.
+const reconcileSecond = `SELECT space_id, second, class, toInt64(sum(raw) - sum(rolled)) AS diff
+FROM
+(
+    SELECT space_id, ts AS second,
+        CAST(multiIf(
+            kind = 'join', 'join',
+            kind = 'leave', 'leave',
+            phase = 'join', if(code IN ('space_ended', 'auth', 'geo_blocked'), 'join_error_business', 'join_error'),
+            'session_error'
+        ) AS Enum8('join' = 1, 'leave' = 2, 'join_error' = 3, 'join_error_business' = 4, 'session_error' = 5)) AS class,
+        toInt64(count()) AS raw, toInt64(0) AS rolled
+    FROM events
+    WHERE ts >= @from AND ts <= @to
+    GROUP BY space_id, second, class
+    UNION ALL
+    SELECT space_id, second, class, toInt64(0) AS raw, toInt64(sum(events)) AS rolled
+    FROM space_second_counts
+    WHERE second >= @from AND second <= @to
+    GROUP BY space_id, second, class
+)
+GROUP BY space_id, second, class
+HAVING diff != 0
+ORDER BY space_id, second, class`
+
+// reconcileMinuteDims are space_minute_counts' key columns after space_id and minute.
+const reconcileMinuteDims = "kind, phase, technical, code, reason, client, app_version, region, country"
+
+// reconcileMinute is reconcileSecond for space_minute_counts (whole minutes of [@from, @to]).
+const reconcileMinute = `SELECT space_id, minute, ` + reconcileMinuteDims + `, toInt64(sum(raw) - sum(rolled)) AS diff
+FROM
+(
+    SELECT space_id, toStartOfMinute(ts) AS minute, kind, phase,
+        toUInt8(kind = 'error' AND code NOT IN ('space_ended', 'auth', 'geo_blocked')) AS technical,
+        code, reason, client, app_version, region, country,
+        toInt64(count()) AS raw, toInt64(0) AS rolled
+    FROM events
+    WHERE ts >= toStartOfMinute(@from) AND ts <= @to
+    GROUP BY space_id, minute, ` + reconcileMinuteDims + `
+    UNION ALL
+    SELECT space_id, minute, ` + reconcileMinuteDims + `, toInt64(0) AS raw, toInt64(sum(events)) AS rolled
+    FROM space_minute_counts
+    WHERE minute >= toStartOfMinute(@from) AND minute <= @to
+    GROUP BY space_id, minute, ` + reconcileMinuteDims + `
+)
+GROUP BY space_id, minute, ` + reconcileMinuteDims + `
+HAVING diff != 0
+ORDER BY space_id, minute, ` + reconcileMinuteDims
+
+// Repair is what Reconcile did.
+type Repair struct {
+	Seconds, Minutes int   // cells corrected in space_second_counts, space_minute_counts
+	Rows             int64 // sum of the corrections' absolute values
+	Unsettled        int   // differences seen that did not hold still (inserts in flight): left alone
+}
+
+// Reconcile compares the rollup cells of [from, to] (to the second; the minute rollup by whole
+// minutes) with the events table and corrects those that differ; see the comment above. settle
+// is the pause between the first two reads (at least a second; 2 s is the consumer's). Safe to
+// run while inserts go on; two Reconcile calls over the same cells at the same moment can both
+// correct a cell (the third read narrows that to the milliseconds between it and the write), so
+// run it from one process at a time.
+func Reconcile(ctx context.Context, conn driver.Conn, from, to time.Time, settle time.Duration) (Repair, error) {
+	from, to, err := window(from, to, 0)
+	if err != nil {
+		return Repair{}, fmt.Errorf("reconcile: %w", err)
+	}
+	args := []any{clickhouse.DateNamed("from", from, clickhouse.Seconds), clickhouse.DateNamed("to", to, clickhouse.Seconds)}
+	var rep Repair
+	for _, r := range []struct {
+		query, table, cols string
+		n                  *int
+	}{
+		{reconcileSecond, "space_second_counts", "space_id, second, class", &rep.Seconds},
+		{reconcileMinute, "space_minute_counts", "space_id, minute, " + reconcileMinuteDims, &rep.Minutes},
+	} {
+		var reads [3]map[string][]any
+		for i := range reads {
+			if i == 1 {
+				select {
+				case <-time.After(max(settle, time.Second)):
+				case <-ctx.Done():
+					return rep, ctx.Err()
+				}
+			}
+			if reads[i], err = differences(ctx, conn, r.query, args); err != nil {
+				return rep, fmt.Errorf("reconcile %s %s to %s: %w", r.table, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+			}
+		}
+		var fix [][]any
+		for k, row := range reads[2] {
+			a, okA := reads[0][k]
+			b, okB := reads[1][k]
+			if !okA || !okB || fmt.Sprint(a) != fmt.Sprint(row) || fmt.Sprint(b) != fmt.Sprint(row) {
+				rep.Unsettled++
+				continue
+			}
+			fix = append(fix, row)
+		}
+		if len(fix) == 0 {
+			continue
+		}
+		batch, err := conn.PrepareBatch(ctx, "INSERT INTO "+r.table+" ("+r.cols+", events)")
+		if err != nil {
+			return rep, fmt.Errorf("reconcile %s: %w", r.table, err)
+		}
+		for _, row := range fix {
+			if err := batch.Append(row...); err != nil {
+				_ = batch.Abort()
+				return rep, fmt.Errorf("reconcile %s: %w", r.table, err)
+			}
+			d := row[len(row)-1].(int64)
+			rep.Rows += max(d, -d)
+		}
+		if err := batch.Send(); err != nil {
+			return rep, fmt.Errorf("reconcile %s: write %d corrections: %w", r.table, len(fix), err)
+		}
+		*r.n = len(fix)
+	}
+	return rep, nil
+}
+
+// differences runs a reconcile query: cell key (printed) to the row (key columns, then diff).
+func differences(ctx context.Context, conn Querier, query string, args []any) (map[string][]any, error) {
+	rows, err := conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]any{}
+	for rows.Next() {
+		vals := make([]any, len(rows.ColumnTypes()))
+		for i, ct := range rows.ColumnTypes() {
+			vals[i] = reflect.New(ct.ScanType()).Interface()
+		}
+		if err := rows.Scan(vals...); err != nil {
+			return nil, err
+		}
+		row := make([]any, len(vals))
+		for i, v := range vals {
+			row[i] = reflect.ValueOf(v).Elem().Interface()
+		}
+		out[fmt.Sprint(row[:len(row)-1])] = row
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,73 @@
+package warehouse_test
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/spacepulse/spacepulse/sql/warehouse"
+)
+
+// TestReconcileRepairsShortRollups makes the rollups short (and one cell long), as a server
+// killed between an insert's events part and its view parts leaves them, and checks that
+// Reconcile finds exactly those cells and brings every figure back to the brute-force one; a
+// second pass finds nothing.
+func TestReconcileRepairsShortRollups(t *testing.T) {
+	m, conn := loadScenario(t)
+	ctx := testContext(t)
+	const space = "1YqJDqWLyEMGV"
+	// Lose some cells' rows from both rollups, and count one cell twice.
+	for _, q := range []string{
+		`INSERT INTO space_second_counts (space_id, second, class, events)
+		 SELECT space_id, second, class, -toInt64(sum(events)) FROM space_second_counts
+		 WHERE space_id = '1YqJDqWLyEMGV' AND toUInt32(second) % 7 = 0 GROUP BY space_id, second, class`,
+		`INSERT INTO space_second_counts (space_id, second, class, events)
+		 SELECT space_id, second, class, toInt64(1) FROM space_second_counts
+		 WHERE space_id = 'other-space' GROUP BY space_id, second, class LIMIT 1`,
+		`INSERT INTO space_minute_counts (space_id, minute, kind, phase, technical, code, reason, client, app_version, region, country, events)
+		 SELECT space_id, minute, kind, phase, technical, code, reason, client, app_version, region, country, -toInt64(sum(events))
+		 FROM space_minute_counts WHERE space_id = '1YqJDqWLyEMGV' AND toMinute(minute) % 3 = 0
+		 GROUP BY space_id, minute, kind, phase, technical, code, reason, client, app_version, region, country`,
+	} {
+		if err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	from, to := t0.Add(-time.Hour), t0.Add(time.Hour)
+	want := m.concurrency(space, from.Unix(), to.Unix())
+	if got, err := warehouse.Concurrency(ctx, conn, space, from, to); err != nil || reflect.DeepEqual(got, want) {
+		t.Fatalf("the damage did not change the curve (%v): the test proves nothing", err)
+	}
+	rep, err := warehouse.Reconcile(ctx, conn, from, to, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Seconds == 0 || rep.Minutes == 0 || rep.Unsettled != 0 {
+		t.Fatalf("Reconcile = %+v, want second and minute cells corrected, nothing unsettled", rep)
+	}
+	if got, err := warehouse.Concurrency(ctx, conn, space, from, to); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("curve after Reconcile differs from brute force (%v)", err)
+	}
+	sum, err := warehouse.Summary(ctx, conn, "other-space", from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := summaryString(sum), summaryString(m.summary("other-space", from.Unix(), to.Unix())); g != w {
+		t.Fatalf("summary after Reconcile\n got %s\nwant %s", g, w)
+	}
+	for _, dim := range warehouse.Dimensions {
+		rows, err := warehouse.FailuresBy(ctx, conn, space, from, to, dim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := m.breakdown(space, from.Unix(), to.Unix(), dim)
+		for _, r := range rows {
+			if !sameBreakdown(r, w[r.Value]) {
+				t.Fatalf("FailuresBy(%s)[%q] after Reconcile = %+v, want %+v", dim, r.Value, r, w[r.Value])
+			}
+		}
+	}
+	if again, err := warehouse.Reconcile(ctx, conn, from, to, time.Second); err != nil || again != (warehouse.Repair{}) {
+		t.Fatalf("second Reconcile = %+v, %v; want nothing to do", again, err)
+	}
+}
