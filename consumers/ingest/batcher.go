@@ -20,6 +20,7 @@ import (
 // record, the invalid ones as dead-letter messages, and the offsets to commit
 // once both are written.
 type batch struct {
+	seq        int64             // this batcher's count of batches cut, this one included
 	rec        arrow.RecordBatch // nil when no event is to be inserted
 	dead       []kafka.Message
 	commits    []kafka.Message // the highest message of each partition
@@ -79,13 +80,13 @@ type batcher struct {
 	lateSeen [2]map[uuid.UUID]struct{} // late events held or landed recently, two generations
 }
 
-func newBatcher(cfg *Config, mem memory.Allocator, loads *atomic.Int64, stats *Stats) *batcher {
+func newBatcher(cfg *Config, mem memory.Allocator, loads, landed *atomic.Int64, stats *Stats) *batcher {
 	b := &batcher{
 		cfg:      cfg,
 		dec:      schemas.NewDecoder(),
 		app:      schemas.NewAppender(mem),
 		last:     make(map[int]int64),
-		idx:      newIndex(cfg.DedupWindow, cfg.DedupMaxIDs, cfg.Now),
+		idx:      newIndex(cfg.DedupWindow, cfg.DedupMaxIDs, cfg.Now, landed),
 		store:    cfg.Landed,
 		loads:    loads,
 		stats:    stats,
@@ -237,7 +238,8 @@ func (b *batcher) cut(ctx context.Context) (*batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &batch{dead: b.dead, valid: b.app.Len(), duplicates: b.dups, lookups: lookups, bytes: b.bytes}
+	out := &batch{seq: b.idx.cur, dead: b.dead, valid: b.app.Len(), duplicates: b.dups, lookups: lookups, bytes: b.bytes}
+	b.idx.cur++
 	if b.app.Len() > 0 {
 		out.rec = b.app.NewRecord()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -56,27 +57,46 @@ const (
 // index knows the event ids that this consumer has landed or holds to land, and those that
 // were stored when it last read ClickHouse, by minute of event time. A copy of an event has the
 // same ts, so it is looked for in one minute's set only. It covers every minute from lo on;
-// an event of an earlier minute is unknown to it and must be looked up. Owned by the batcher
-// goroutine: no locks.
+// an event of an earlier minute is unknown to it and must be looked up. A minute is given up
+// only once every batch that added to it has landed (landed >= its seq): until then a lookup in
+// ClickHouse could not find its events yet. Owned by the batcher goroutine: no locks.
 type index struct {
 	window  int64 // minutes covered before the newest one
 	maxIDs  int
-	minutes map[int64]map[uuid.UUID]struct{}
+	minutes map[int64]*minuteSet
 	ids     int
 	lo      int64 // first minute covered; math.MaxInt64 until the first load
 	newest  int64 // newest minute seen (never ahead of the wall clock by more than a minute)
 	now     func() time.Time
+	cur     int64         // sequence number of the batch being filled
+	landed  *atomic.Int64 // sequence number of the last batch landed (the writer's)
 }
 
-func newIndex(window time.Duration, maxIDs int, now func() time.Time) *index {
+type minuteSet struct {
+	ids map[uuid.UUID]struct{}
+	seq int64 // the last batch that added an id of this consumer's
+}
+
+func newIndex(window time.Duration, maxIDs int, now func() time.Time, landed *atomic.Int64) *index {
 	return &index{
 		window:  max(int64(window/time.Minute), 1),
 		maxIDs:  maxIDs,
-		minutes: map[int64]map[uuid.UUID]struct{}{},
+		minutes: map[int64]*minuteSet{},
 		lo:      math.MaxInt64,
 		newest:  math.MinInt64,
 		now:     now,
+		cur:     1,
+		landed:  landed,
 	}
+}
+
+func (x *index) minute(m int64) *minuteSet {
+	set := x.minutes[m]
+	if set == nil {
+		set = &minuteSet{ids: make(map[uuid.UUID]struct{}, 256)}
+		x.minutes[m] = set
+	}
+	return set
 }
 
 // coverAll makes the index cover every minute (no warehouse to load from: unit tests).
@@ -88,15 +108,12 @@ func (x *index) check(sec int64, id uuid.UUID) verdict {
 	if m < x.lo {
 		return unknown
 	}
-	set := x.minutes[m]
-	if set == nil {
-		set = make(map[uuid.UUID]struct{}, 256)
-		x.minutes[m] = set
-	}
-	if _, ok := set[id]; ok {
+	set := x.minute(m)
+	if _, ok := set.ids[id]; ok {
 		return duplicate
 	}
-	set[id] = struct{}{}
+	set.ids[id] = struct{}{}
+	set.seq = x.cur
 	x.ids++
 	if m > x.newest {
 		x.advance(m)
@@ -112,13 +129,9 @@ func (x *index) add(sec int64, id uuid.UUID) {
 	if m < x.lo {
 		return
 	}
-	set := x.minutes[m]
-	if set == nil {
-		set = make(map[uuid.UUID]struct{}, 256)
-		x.minutes[m] = set
-	}
-	if _, ok := set[id]; !ok {
-		set[id] = struct{}{}
+	set := x.minute(m)
+	if _, ok := set.ids[id]; !ok {
+		set.ids[id] = struct{}{}
 		x.ids++
 	}
 }
@@ -133,22 +146,39 @@ func (x *index) advance(m int64) {
 		x.evict(x.newest - x.window)
 	}
 	for x.ids > x.maxIDs && x.lo < x.newest {
-		x.evict(x.lo + 1)
+		before := x.lo
+		if x.evict(x.lo + 1); x.lo == before {
+			break // the oldest minute's batches are still in flight
+		}
 	}
 }
 
-// evict gives up every minute before lo.
+// evict gives up the minutes before lo, oldest first, stopping at one that a batch still in
+// flight added to; lo becomes the first minute kept.
 func (x *index) evict(lo int64) {
 	if lo <= x.lo {
 		return
 	}
+	landed := x.landed.Load()
+	for _, set := range x.minutes {
+		if set.seq > landed {
+			keep := int64(math.MaxInt64)
+			for m, s := range x.minutes {
+				if s.seq > landed {
+					keep = min(keep, m)
+				}
+			}
+			lo = min(lo, keep)
+			break
+		}
+	}
 	for m, set := range x.minutes {
 		if m < lo {
-			x.ids -= len(set)
+			x.ids -= len(set.ids)
 			delete(x.minutes, m)
 		}
 	}
-	x.lo = lo
+	x.lo = max(x.lo, lo)
 }
 
 // load reads from store every event stored from the window before sec on, and from then on

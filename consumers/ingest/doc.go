@@ -1,52 +1,74 @@
 // Package ingest moves events from a Kafka consumer group into ClickHouse:
-// fetch, decode and validate (schemas), append to an Arrow record batch,
-// insert the batch into ClickHouse columnar, then commit the Kafka offsets.
+// fetch, decode and validate (schemas), keep copies of landed events out,
+// append to an Arrow record batch, insert the batch into ClickHouse
+// columnar, then commit the Kafka offsets.
 //
-// # Delivery design: at-least-once into ClickHouse, exactly-once figures
+// # Delivery design: each event lands once
 //
 // A batch goes through three steps, strictly in this order, each retried
 // with backoff until it succeeds or the consumer is stopped:
 //
 //  1. its invalid events are written to the dead-letter topic (acks=all);
-//  2. its valid events are inserted into ClickHouse as one columnar block;
+//  2. its valid events that have not landed yet are inserted into ClickHouse
+//     as one columnar block;
 //  3. the highest offset of every partition in the batch is committed.
 //
 // Offsets are committed only after ClickHouse (and the dead-letter topic)
-// accepted everything before them, so a crash at any point — kill -9
-// included — loses nothing: the uncommitted events are fetched again by
-// whichever member gets their partition. The price is that a crash between
-// steps 2 and 3 inserts those rows a second time, and producers that retry
-// deliver the same event_id more than once, even to another partition.
+// accepted everything before them, so a crash at any point (kill -9
+// included) loses nothing: the uncommitted events are fetched again by
+// whichever member gets their partition.
 //
-// Duplicates are therefore made harmless where they land rather than
-// prevented in flight: every row carries its event_id, the raw table is a
-// ReplacingMergeTree keyed by it, and every rollup keeps the set of
-// event_ids per bucket (uniqExact states), so each figure counts an event_id
-// once however many times it was inserted (see sql/migrations). This needs
-// no coordination between consumers, no transactions, and works on
-// ClickHouse 18.16, which has no insert deduplication for non-replicated
-// tables.
+// Copies are kept out before the insert, so that the events table holds each
+// event once and the rollups (sql/migrations/0005) are plain counts:
 //
-// # Sealing
+//   - The landed-event index (index) holds the ids of the events this
+//     consumer has landed or holds to land, by minute of event time: a copy
+//     of an event has the same ts, so it is looked for in one minute's set.
+//     It covers the DedupWindow (default 15 minutes) of event time before the
+//     newest event, bounded by DedupMaxIDs (default 4M ids, ~40 bytes each).
+//     One index serves every partition of the process, so a copy that comes
+//     through another partition (a client that keys differently) is caught
+//     too.
+//   - When a partition is seen for the first time or not where it left off
+//     (it was assigned to this consumer, or reassigned after a rebalance),
+//     the index loads from ClickHouse every event stored in its window
+//     (warehouse.LandedSince), unless a load started after that message was
+//     fetched. That is how a redelivery after another member crashed between
+//     its insert and its commit, or a producer retry of what it landed, is
+//     recognised.
+//   - An event older than the index covers (later than DedupWindow, or
+//     pushed out by DedupMaxIDs) is looked up by its primary key
+//     (space_id, ts, event_id) in ClickHouse when its batch is cut
+//     (warehouse.StoredEvents): exact at any lateness, at the price of one
+//     granule read per such event.
+//   - A retried insert (the first attempt failed, and may have landed
+//     rows: a connection lost after the server took the block) first asks
+//     ClickHouse which of the block's events are stored and inserts only the
+//     others.
 //
-// Counting distinct event ids means merging their sets at query time; for a
-// long window that is most of the cost. The Sink tells a Sealer which minutes
-// of event time each inserted block touched, and every
-// ConsumerConfig.SealInterval the Sealer runs warehouse.Seal over them: the
-// distinct count of each per-second cell is stored with the number of rows
-// it was counted from, and queries read it while the cell has no more rows.
-// Sealing is outside the delivery path: it never delays a commit, a failed
-// pass only leaves queries slower until the next, and RunConsumer makes a
-// last pass after the pipeline drained.
+// The one bounded exception: two consumer processes landing copies of the
+// same event at the same moment (a copy through a partition another member
+// owns, arriving before the original landed, or the in-flight batch of a
+// revoked partition landing after the new owner loaded its index) can both
+// insert it. Within one process there is no such case. The next step is a
+// reconciler of copies by event_id (see sql/README.md).
+//
+// # Server crashes
+//
+// ClickHouse 18.16 writes an insert's events part before the parts of its
+// materialized views, so a server killed during an insert can keep the events
+// and lose rollup rows. After every retried insert the Sink reconciles the
+// block's event-time range (warehouse.Reconcile: each rollup cell compared
+// with a count of the raw rows, corrected by one more row).
 //
 // # Flow and back-pressure
 //
 // Run starts three goroutines and waits for them: a fetcher (Kafka →
-// bounded channel), a batcher (decode, validate, append; it cuts a batch on
-// rows, bytes or age) and a writer (the three steps above). Channels are
-// bounded, so a slow or unavailable ClickHouse stops the fetch instead of
-// growing memory. When the context is cancelled the fetcher stops, the
-// batcher cuts what it holds and the writer drains the queue on a context
+// bounded channel), a batcher (decode, validate, keep copies out, append; it
+// cuts a batch on rows, bytes or age) and a writer (the three steps above).
+// Channels are bounded, so a slow or unavailable ClickHouse stops the fetch
+// instead of growing memory. When the context is cancelled the fetcher stops,
+// the batcher cuts what it holds and the writer drains the queue on a context
 // detached from the cancellation with Config.DrainTimeout; a batch that cannot
 // be written by then is left uncommitted, to be fetched again.
 package ingest

@@ -41,13 +41,14 @@ var _ messageWriter = (*kafka.Writer)(nil)
 
 // Pipeline consumes, batches, writes and commits; see the package doc.
 type Pipeline struct {
-	loads atomic.Int64 // landed-event index loads started (see fetched)
-	cfg   Config
-	src   fetcher
-	store blockWriter
-	dlq   messageWriter
-	mem   memory.Allocator
-	stats *Stats
+	loads  atomic.Int64 // landed-event index loads started (see fetched)
+	landed atomic.Int64 // seq of the last batch landed (see index)
+	cfg    Config
+	src    fetcher
+	store  blockWriter
+	dlq    messageWriter
+	mem    memory.Allocator
+	stats  *Stats
 }
 
 // New returns a pipeline reading src (a consumer-group Reader), inserting
@@ -119,7 +120,7 @@ func (p *Pipeline) fetch(ctx context.Context, out chan<- fetched) error {
 // until ctx (the drain context) ends.
 func (p *Pipeline) batch(ctx context.Context, in <-chan fetched, out chan<- *batch) error {
 	defer close(out)
-	b := newBatcher(&p.cfg, p.mem, &p.loads, p.stats)
+	b := newBatcher(&p.cfg, p.mem, &p.loads, &p.landed, p.stats)
 	defer b.release()
 	tick := time.NewTicker(max(p.cfg.BatchAge/4, 5*time.Millisecond))
 	defer tick.Stop()
@@ -194,6 +195,7 @@ func (p *Pipeline) land(ctx context.Context, bt *batch) error {
 		}
 	}
 	insertDone := time.Now()
+	p.landed.Store(bt.seq) // its events can be found in ClickHouse from now on
 	if err := p.retry(ctx, "commit offsets", func(ctx context.Context) error {
 		return p.src.CommitMessages(ctx, bt.commits...)
 	}); err != nil {

@@ -158,7 +158,7 @@ func TestBatcherCuts(t *testing.T) {
 	msgs := validMessages(10)
 	cfg := Config{BatchRows: 3, BatchBytes: 1 << 20, BatchAge: 50 * time.Millisecond}
 	cfg.setDefaults()
-	b := newBatcher(&cfg, mem, &atomic.Int64{}, &Stats{})
+	b := newBatcher(&cfg, mem, &atomic.Int64{}, &atomic.Int64{}, &Stats{})
 	defer b.release()
 	ctx := context.Background()
 	f := func(i int, wantFull bool) {

@@ -1,0 +1,70 @@
+package ingest
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+func TestIndexVerdicts(t *testing.T) {
+	var landed atomic.Int64
+	now := func() time.Time { return time.Unix(100*60, 0) }
+	x := newIndex(10*time.Minute, 1000, now, &landed)
+	if x.check(50*60, uuid.New()) != unknown {
+		t.Fatal("an index never loaded knows nothing: want unknown")
+	}
+	x.lo = 40 // as a load from minute 40 leaves it
+	a, b := uuid.New(), uuid.New()
+	f := func(sec int64, id uuid.UUID, want verdict) {
+		t.Helper()
+		if got := x.check(sec, id); got != want {
+			t.Fatalf("check(minute %d, %s) = %d, want %d (lo %d)", sec/60, id, got, want, x.lo)
+		}
+	}
+	f(50*60, a, fresh)
+	f(50*60+59, a, duplicate) // the same minute
+	f(51*60, a, fresh)        // another second's event, even with the same id, is another key's minute
+	f(39*60, b, unknown)      // before the window: look it up
+	// The newest minute moves to 70: minutes before 60 fall out of the window, but the batch that
+	// added minute 50 and 51 has not landed yet, so they stay (a lookup could not find them).
+	f(70*60, b, fresh)
+	if x.lo != 50 {
+		t.Fatalf("lo = %d with minute 50 in flight, want 50", x.lo)
+	}
+	f(50*60, a, duplicate)
+	// Once that batch landed, the next eviction gives them up.
+	landed.Store(x.cur)
+	x.cur++
+	f(71*60, uuid.New(), fresh)
+	if x.lo != 61 {
+		t.Fatalf("lo = %d after the batch landed, want 61 (71 - 10)", x.lo)
+	}
+	f(50*60, a, unknown)
+	// A ts a day ahead (valid) does not make the index give up the present.
+	f(100*60+24*3600, uuid.New(), fresh)
+	if x.lo > 100-10 {
+		t.Fatalf("lo = %d after an event a day ahead, want at most %d (the wall clock's window)", x.lo, 100-10)
+	}
+}
+
+func TestIndexMaxIDs(t *testing.T) {
+	var landed atomic.Int64
+	x := newIndex(time.Hour, 10, time.Now, &landed)
+	x.coverAll()
+	x.lo = 0
+	for m := int64(1); m <= 5; m++ {
+		for range 4 {
+			x.check(m*60, uuid.New())
+		}
+	}
+	if x.ids != 20 || x.lo > 1 {
+		t.Fatalf("%d ids, lo %d: with every batch in flight nothing may be given up", x.ids, x.lo)
+	}
+	landed.Store(x.cur)
+	x.check(6*60, uuid.New())
+	if x.ids > 10 || x.lo < 3 {
+		t.Fatalf("%d ids, lo %d after the batch landed: want at most 10 ids", x.ids, x.lo)
+	}
+}
