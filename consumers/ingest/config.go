@@ -40,7 +40,7 @@ type Config struct {
 	// DedupWindow is how much event time before the newest event the index holds in memory
 	// (default DefaultDedupWindow); older events are looked up in ClickHouse.
 	DedupWindow time.Duration
-	// DedupMaxIDs bounds the index's ids (default DefaultDedupMaxIDs, ~40 bytes each).
+	// DedupMaxIDs bounds the index's ids (default DefaultDedupMaxIDs, ~30 bytes each).
 	DedupMaxIDs int
 
 	// Now is the clock used to reject events too far in the future

@@ -58,7 +58,7 @@ func (c *ConsumerConfig) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Pipeline.DedupWindow, "dedup-window", DefaultDedupWindow,
 		"event time before the newest event whose ids the consumer holds in memory to keep copies out; older events are looked up in ClickHouse")
 	fs.IntVar(&c.Pipeline.DedupMaxIDs, "dedup-max-ids", DefaultDedupMaxIDs,
-		"most event ids held in memory (about 40 bytes each); past it the oldest minutes are looked up in ClickHouse instead")
+		"most event ids held in memory (about 30 bytes each); past it the oldest minutes are looked up in ClickHouse instead")
 	c.ClickHouse.BindFlags(fs)
 }
 

@@ -19,7 +19,7 @@ const (
 	DefaultDedupWindow = 15 * time.Minute
 	// DefaultDedupMaxIDs bounds the index; past it the oldest minutes are given up (their late
 	// events are then looked up in ClickHouse instead), so memory stays bounded at any rate.
-	DefaultDedupMaxIDs = 4_000_000
+	DefaultDedupMaxIDs = 2_000_000
 )
 
 // LandedStore is what the landed-event index asks the warehouse (LandedFrom makes one from a
@@ -73,7 +73,7 @@ type index struct {
 }
 
 type minuteSet struct {
-	ids map[uuid.UUID]struct{}
+	ids idSet
 	seq int64 // the last batch that added an id of this consumer's
 }
 
@@ -93,7 +93,7 @@ func newIndex(window time.Duration, maxIDs int, now func() time.Time, landed *at
 func (x *index) minute(m int64) *minuteSet {
 	set := x.minutes[m]
 	if set == nil {
-		set = &minuteSet{ids: make(map[uuid.UUID]struct{}, 256)}
+		set = &minuteSet{}
 		x.minutes[m] = set
 	}
 	return set
@@ -109,10 +109,9 @@ func (x *index) check(sec int64, id uuid.UUID) verdict {
 		return unknown
 	}
 	set := x.minute(m)
-	if _, ok := set.ids[id]; ok {
+	if !set.ids.add(id) {
 		return duplicate
 	}
-	set.ids[id] = struct{}{}
 	set.seq = x.cur
 	x.ids++
 	if m > x.newest {
@@ -129,9 +128,7 @@ func (x *index) add(sec int64, id uuid.UUID) {
 	if m < x.lo {
 		return
 	}
-	set := x.minute(m)
-	if _, ok := set.ids[id]; !ok {
-		set.ids[id] = struct{}{}
+	if x.minute(m).ids.add(id) {
 		x.ids++
 	}
 }
@@ -174,7 +171,7 @@ func (x *index) evict(lo int64) {
 	}
 	for m, set := range x.minutes {
 		if m < lo {
-			x.ids -= len(set.ids)
+			x.ids -= set.ids.len()
 			delete(x.minutes, m)
 		}
 	}

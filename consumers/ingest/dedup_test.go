@@ -68,3 +68,22 @@ func TestIndexMaxIDs(t *testing.T) {
 		t.Fatalf("%d ids, lo %d after the batch landed: want at most 10 ids", x.ids, x.lo)
 	}
 }
+
+func TestIDSet(t *testing.T) {
+	var s idSet
+	ids := make([]uuid.UUID, 5000)
+	for i := range ids {
+		ids[i] = uuid.New()
+		if !s.add(ids[i]) {
+			t.Fatalf("add #%d: not new", i)
+		}
+	}
+	for i, id := range ids {
+		if !s.has(id) || s.add(id) {
+			t.Fatalf("id #%d lost or added twice after growing to %d slots", i, len(s.slots))
+		}
+	}
+	if s.len() != len(ids) || s.has(uuid.New()) || s.add(uuid.Nil) {
+		t.Fatalf("len %d, want %d; an unknown or nil id must not be found or stored", s.len(), len(ids))
+	}
+}

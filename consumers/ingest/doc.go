@@ -25,7 +25,7 @@
 //     consumer has landed or holds to land, by minute of event time: a copy
 //     of an event has the same ts, so it is looked for in one minute's set.
 //     It covers the DedupWindow (default 15 minutes) of event time before the
-//     newest event, bounded by DedupMaxIDs (default 4M ids, ~40 bytes each).
+//     newest event, bounded by DedupMaxIDs (default 2M ids, ~30 bytes each).
 //     One index serves every partition of the process, so a copy that comes
 //     through another partition (a client that keys differently) is caught
 //     too.

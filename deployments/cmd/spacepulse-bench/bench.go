@@ -96,6 +96,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) er
 		"-kafka-brokers", k.Addr, "-kafka-topic", topic, "-kafka-group", group, "-dlq-topic", ingest.DefaultDLQTopic,
 		"-batch-rows", strconv.Itoa(cfg.BatchRows),
 		"-clickhouse-addr", cfg.ClickHouse.Addr, "-clickhouse-database", benchDatabase,
+		"-migrate", // one consumer: it creates its scratch database
 		"-log-level", "warn",
 	}
 	var logTo io.Writer

@@ -1,0 +1,69 @@
+package ingest
+
+import (
+	"encoding/binary"
+
+	"github.com/google/uuid"
+)
+
+// idSet is a set of event ids: open addressing with linear probing over a flat slice of 16-byte
+// keys, no pointers (the GC never scans it) and about 30 bytes an id, half what a Go map of
+// uuid.UUID takes. The nil UUID marks an empty slot; it is never a valid event id (schemas
+// rejects it).
+type idSet struct {
+	slots [][2]uint64 // len a power of two, or 0
+	n     int
+}
+
+func idKey(id uuid.UUID) [2]uint64 {
+	return [2]uint64{binary.LittleEndian.Uint64(id[:8]), binary.LittleEndian.Uint64(id[8:])}
+}
+
+func (s *idSet) len() int { return s.n }
+
+func (s *idSet) slot(k [2]uint64) int {
+	h := (k[0] ^ k[1]*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
+	mask := len(s.slots) - 1
+	i := int(h>>32) & mask
+	for s.slots[i] != k && s.slots[i] != ([2]uint64{}) {
+		i = (i + 1) & mask
+	}
+	return i
+}
+
+// has reports whether id is in the set.
+func (s *idSet) has(id uuid.UUID) bool {
+	if s.n == 0 {
+		return false
+	}
+	k := idKey(id)
+	return s.slots[s.slot(k)] == k
+}
+
+// add puts id in the set and reports whether it was new.
+func (s *idSet) add(id uuid.UUID) bool {
+	k := idKey(id)
+	if k == ([2]uint64{}) {
+		return false // never stored: see idSet
+	}
+	if (s.n+1)*4 > len(s.slots)*3 {
+		s.grow()
+	}
+	i := s.slot(k)
+	if s.slots[i] == k {
+		return false
+	}
+	s.slots[i] = k
+	s.n++
+	return true
+}
+
+func (s *idSet) grow() {
+	old := s.slots
+	s.slots = make([][2]uint64, max(256, 2*len(old)))
+	for _, k := range old {
+		if k != ([2]uint64{}) {
+			s.slots[s.slot(k)] = k
+		}
+	}
+}
