@@ -29,13 +29,15 @@ except ImportError as err:  # fail, never skip: CI must run these
 SQL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 MIGRATIONS = sorted(glob.glob(os.path.join(SQL_DIR, "migrations", "*.sql")))
 QUERIES = {os.path.basename(p)[:-4]: p for p in glob.glob(os.path.join(SQL_DIR, "queries", "*.sql"))}
-FRAGMENTS = {os.path.basename(p)[:-4]: p for p in glob.glob(os.path.join(SQL_DIR, "fragments", "*.sql"))}
-SEAL = os.path.join(SQL_DIR, "maintenance", "seal_cells.sql")
 
 BUSINESS = {"space_ended", "auth", "geo_blocked"}
 MIN_ATTEMPTS = 25
 T0 = 1723507200  # 2024-08-13T00:00:00Z
 SPACE = "1YqJDqWLyEMGV"
+# {cutover} on a fresh database, as warehouse.Migrate sets it: the views count every row, the
+# backfills of migration 0005 none.
+FRESH_CUTOVER = "toDateTime(0, 'UTC')"
+ROLLUPS = ("space_second_counts", "space_minute_counts")
 COLUMNS = ("event_id, kind, ts, ts_ms, space_id, session_id, user_id, role, client, app_version, "
            "region, country, join_ms, attempt, reason, phase, code, http_status, kafka_partition, kafka_offset")
 
@@ -90,26 +92,8 @@ def bind(sql, params):
     return "".join(out)
 
 
-INCLUDE = re.compile(r"^([ \t]*)\{([a-z_]+):([^{}\n]*)\}[ \t]*$", re.M)
-
-
-def expand(text):
-    """A query file's text with its fragment includes (`{name: arg = expr; ...}` on a line of its
-    own) replaced by fragments/name.sql, leading comments dropped, each {arg} by its expression:
-    what warehouse/fragments.go does."""
-    def one(m):
-        body = open(FRAGMENTS[m.group(2)]).read().split("\n")
-        while body and body[0].strip().startswith("--"):
-            body.pop(0)
-        args = dict((k.strip(), v.strip()) for k, v in (part.split("=", 1) for part in m.group(3).split(";")))
-        used = set(re.findall(r"\{([a-z_]+)\}", "\n".join(body)))
-        assert used == set(args), "include of %s: arguments %s, fragment uses %s" % (m.group(2), sorted(args), sorted(used))
-        return re.sub(r"\{([a-z_]+)\}", lambda a: args[a.group(1)], "\n".join(body).rstrip("\n"))
-    return INCLUDE.sub(one, text)
-
-
 def query_text(name):
-    return expand(open(QUERIES[name]).read())
+    return open(QUERIES[name]).read()
 
 
 def split_statements(text):
@@ -187,20 +171,17 @@ def generate(seed, space, start, users, minutes):
 
 
 def deliver(seed, evs, batches):
-    """At-least-once delivery: shuffled, ~10 % delivered again in another batch, some twice in one
-    batch, and the last batch inserted twice whole."""
+    """What the consumer lands: every event exactly once (it keeps copies out), shuffled and split
+    at random points over several insert batches, so events arrive out of order, a second's events
+    are spread over several batches (several insert blocks of a cell) and late events come in
+    later batches."""
     r = random.Random(seed)
     evs = list(evs)
     r.shuffle(evs)
-    out = [[] for _ in range(batches)]
-    for i, e in enumerate(evs):
-        b = i % batches
-        out[b].append(e)
-        if r.random() < 0.1:
-            out[(b + 1 + r.randrange(batches)) % batches].append(dict(e, kafka_offset=e["kafka_offset"] + 10**6))
-        if r.random() < 0.02:
-            out[b].append(e)
-    return out + [out[-1]]
+    cuts = sorted(r.sample(range(1, len(evs)), batches - 1))
+    out = [evs[a:b] for a, b in zip([0] + cuts, cuts + [len(evs)])]
+    assert sum(len(b) for b in out) == len({e["event_id"] for e in evs}) == len(evs)
+    return out
 
 
 def insert_sql(db, batch):
@@ -224,11 +205,8 @@ def is_attempt(e):
 
 class Model:
     def __init__(self, evs):
-        seen, self.evs = set(), []
-        for e in evs:
-            if e["event_id"] not in seen:
-                seen.add(e["event_id"])
-                self.evs.append(e)
+        assert len({e["event_id"] for e in evs}) == len(evs), "the model holds each event once"
+        self.evs = list(evs)
 
     def space(self, space, lo=None, hi=None):
         return [e for e in self.evs if e["space_id"] == space
@@ -341,7 +319,7 @@ class Model:
 
     @staticmethod
     def klass(e):
-        """The space_second class of an event (migration 0002)."""
+        """The space_second_counts class of an event (migration 0005)."""
         if e["kind"] in ("join", "leave"):
             return e["kind"]
         if e["phase"] == "join":
@@ -423,10 +401,16 @@ class Model:
         return [[s, fmt_time(b[0]), fmt_time(b[1])] for s, b in sorted(bounds.items())][:limit]
 
     def space_second_cells(self, hi):
-        """The distinct (space, second, class) cells of space_second up to hi's month: the rows
-        of the rollup once every part of a partition is merged into one."""
+        """The distinct (space, second, class) cells of space_second_counts up to hi's month: the
+        rows of the rollup once every part of a partition is merged into one."""
         month = lambda t: dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y%m")
         return len({(e["space_id"], e["ts"], self.klass(e)) for e in self.evs if month(e["ts"]) <= month(hi)})
+
+    def space_minute_cells(self):
+        """The distinct key tuples of space_minute_counts (migration 0005)."""
+        return len({(e["space_id"], e["ts"] // 60, e["kind"], e["phase"],
+                     int(e["kind"] == "error" and e["code"] not in BUSINESS), e["code"], e["reason"],
+                     e["client"], e["app_version"], e["region"], e["country"]) for e in self.evs})
 
 
 # --- engines --------------------------------------------------------------------------------------
@@ -466,8 +450,8 @@ class Chdb:
     def execute(self, sql):
         self.s.query(sql)
 
-    def query(self, sql):
-        self.s.query("USE " + self.db)
+    def query(self, sql, db=None):
+        self.s.query("USE " + (db or self.db))
         return parse_tsv(str(self.s.query(sql, "TabSeparated")))
 
     def close(self):
@@ -494,8 +478,8 @@ class Server:
     def execute(self, sql):
         self.run(sql)
 
-    def query(self, sql):
-        return parse_tsv(self.run(sql, self.db))
+    def query(self, sql, db=None):
+        return parse_tsv(self.run(sql, db or self.db))
 
     def close(self):
         self.run("DROP DATABASE IF EXISTS " + self.db)
@@ -519,47 +503,57 @@ def server_addr():
 
 
 def migrate(engine, db):
-    """Every statement of every migration, as warehouse.Migrate applies them."""
+    """Every statement of every migration, as warehouse.Migrate applies them to a fresh database
+    ({db} the database, {cutover} the epoch)."""
     engine.execute("CREATE DATABASE IF NOT EXISTS " + db)
     for path in MIGRATIONS:
         for stmt in split_statements(open(path).read()):
-            engine.execute(stmt.replace("{db}", db))
+            stmt = stmt.replace("{db}", db).replace("{cutover}", FRESH_CUTOVER)
+            left = re.findall(r"\{[a-z_]+\}", "\n".join(l for l in stmt.split("\n") if not l.strip().startswith("--")))
+            assert not left, "%s: unknown placeholders %s" % (os.path.basename(path), left)
+            engine.execute(stmt)
 
 
-def seal(engine, lo, hi):
-    """maintenance/seal_cells.sql over [lo, hi], as warehouse.Seal runs it."""
-    engine.query(bind(open(SEAL).read(), {"from": DateTime(lo), "to": DateTime(hi)}))
-
-
-def cell_status(engine):
-    """queries/cell_status.sql over every second: (sealed, stale, never sealed) cells."""
-    sealed, unsealed, stale = engine.query(bind(query_text("cell_status"),
-                                                {"from": DateTime(0), "to": DateTime(T0 + 86400)}))[0]
-    return sealed, stale, unsealed - stale
+def tables(engine, db):
+    return engine.query("SELECT name, engine FROM system.tables WHERE database = '%s' ORDER BY name" % db)
 
 
 def load(engine, db, batches):
-    """Migrates (twice: a second run changes nothing), then inserts the batches; before the last
-    two (a fifth of the events, then the same batch again) the first ten minutes are sealed, so
-    those batches make some sealed cells stale and the rest is never sealed."""
+    """Migrates (twice: a second run leaves the same tables), then, merges stopped, inserts the
+    batches."""
     migrate(engine, db)
+    first = tables(engine, db)
     migrate(engine, db)
-    for table in ("events", "space_second", "space_minute"):
+    assert tables(engine, db) == first, "%s: a second migration changed the tables" % engine.name
+    assert [t[0] for t in first] == sorted(["events"] + [r + s for r in ROLLUPS for s in ("", "_mv")]), first
+    for table in ("events",) + ROLLUPS:
         engine.execute("SYSTEM STOP MERGES %s.%s" % (db, table))
-    for i, batch in enumerate(batches):
-        if i == len(batches) - 2:
-            seal(engine, T0 - 3600, T0 + 600)
+    for batch in batches:
         engine.execute(insert_sql(db, batch))
 
 
 def merge_all(engine, db):
-    for table in ("events", "space_second", "space_minute"):
+    for table in ("events",) + ROLLUPS:
         engine.execute("SYSTEM START MERGES %s.%s" % (db, table))
         engine.execute("OPTIMIZE TABLE %s.%s FINAL" % (db, table))
 
 
+def stored_once(engine, evs):
+    """events holds each of evs exactly once."""
+    got = engine.query("SELECT count(), uniqExact(event_id) FROM events")
+    assert got == [[len(evs), len(evs)]], "%s: events (count, distinct ids) %s, want %d each" % (engine.name, got, len(evs))
+
+
+def rollup_rows(engine):
+    """(rows, distinct cells, sum of events) of each rollup table."""
+    return [engine.query("SELECT toInt64(count()), toInt64(uniqExact(%s)), toInt64(sum(events)) FROM %s" % (key, table))[0]
+            for table, key in (("space_second_counts", "space_id, second, class"),
+                               ("space_minute_counts", "space_id, minute, kind, phase, technical, code, reason, "
+                                                       "client, app_version, region, country"))]
+
+
 EVENTS = generate(1, SPACE, T0, 500, 20) + generate(2, "other-space", T0 - 180, 100, 10)
-BATCHES = deliver(3, EVENTS, 5)
+BATCHES = deliver(3, EVENTS, 6)
 MODEL = Model(EVENTS)
 DB = "spacepulse_test_py_%d" % os.getpid()
 
@@ -581,8 +575,17 @@ def engines():
 
 
 def test_data_exercises_the_edge_cases(engines):
-    stored = engines[0].query("SELECT count(), uniqExact(event_id) FROM events")[0]
-    assert stored[1] == len(MODEL.evs) and stored[0] > stored[1], "duplicates must be stored"
+    assert len(BATCHES) > 2 and all(BATCHES), [len(b) for b in BATCHES]
+    late = sum(1 for i in range(1, len(BATCHES)) for e in BATCHES[i]
+               if e["ts"] < max(f["ts"] for b in BATCHES[:i] for f in b))
+    assert late > 0, "some events must come in a batch after later events"
+    for e in engines:
+        stored_once(e, MODEL.evs)
+        # Before merges a cell is split over the blocks of the batches holding its events.
+        (sec_rows, sec_cells, sec_sum), (min_rows, min_cells, min_sum) = rollup_rows(e)
+        assert sec_cells == MODEL.space_second_cells(T0 + 86400) and sec_rows > sec_cells, (e.name, sec_rows, sec_cells)
+        assert min_cells == MODEL.space_minute_cells() and min_rows > min_cells, (e.name, min_rows, min_cells)
+        assert sec_sum == min_sum == len(MODEL.evs), (e.name, sec_sum, min_sum)
     minutes = MODEL.failure_rate(SPACE, T0, T0 + 1200, 60)
     assert any(0 < m[1] < MIN_ATTEMPTS for m in minutes) and any(m[1] >= MIN_ATTEMPTS for m in minutes)
     assert MODEL.ccl(SPACE, T0 + 136) > 10, "the mid-session window must start with listeners"
@@ -651,8 +654,6 @@ def cases():
         ("dimension_values", dict(space="x' OR 1=1 --", dimension="client", limit=10,
                                   **{"from": DateTime(T0), "to": DateTime(T0 + 600)}), []),
         # A fingerprint, not a figure: no partition up to July 2024 (the data is in August) ...
-        # Sealing state, not a figure: its split changes as the tests seal, its total cannot.
-        ("cell_status", {"from": DateTime(0), "to": DateTime(T0 + 86400)}, cells_ok(MODEL.space_second_cells(T0 + 86400))),
         ("space_second_version", {"to": DateTime(T0 - 40 * 86400)}, [[0, 0, 0]]),
         # ... and up to August its shape and what the model can say (see fingerprint_ok); that it
         # changes on an insert is test_space_second_version_changes_on_insert.
@@ -661,21 +662,11 @@ def cases():
     return out
 
 
-def cells_ok(cells):
-    """A check of cell_status.sql's one row (sealed, unsealed, stale): every distinct cell is
-    sealed or unsealed, the stale are unsealed ones; once merged and sealed, all are sealed."""
-    def ok(rows, merged):
-        if len(rows) != 1 or len(rows[0]) != 3:
-            return False
-        sealed, unsealed, stale = rows[0]
-        return sealed + unsealed == cells and 0 <= stale <= unsealed and (not merged or unsealed == 0)
-    return ok
-
-
 def fingerprint_ok(cells):
     """A check of space_second_version.sql's one row (parts, max_block, stored_rows): at least one
-    part, block numbers at least the parts, and at least one stored row per distinct cell; once
-    merged, one part holding exactly the distinct cells."""
+    part, block numbers at least the parts, and at least one row of space_second_counts per
+    distinct cell (a cell has a row per insert block until merges sum them); once merged, one part
+    holding exactly one row per distinct cell."""
     def ok(rows, merged):
         if len(rows) != 1 or len(rows[0]) != 3 or not all(type(x) is int for x in rows[0]):
             return False
@@ -716,32 +707,43 @@ def check(engines, merged):
 
 
 def test_queries_match_brute_force(engines):
-    for e in engines:
-        sealed, stale, never = cell_status(e)
-        assert sealed > 0 and stale > 0 and never > 0, "%s: cells sealed/stale/never %s" % (e.name, (sealed, stale, never))
-    check(engines, merged=False)  # sealed, stale and never-sealed cells; every copy stored
-    for e in engines:
-        seal(e, T0 - 3600, T0 + 3600)
-        assert list(cell_status(e)[1:]) == [0, 0], e.name
-    check(engines, merged=False)  # every cell from its sealed count
+    check(engines, merged=False)  # cells split over insert blocks, events in unmerged parts
     for e in engines:
         merge_all(e, DB)
-        assert list(cell_status(e)[1:]) == [0, 0], "%s: merges must keep cells sealed" % e.name
-    assert engines[0].query("SELECT count() = uniqExact(event_id) FROM events") == [[1]]
+        stored_once(e, MODEL.evs)
+        cells = [MODEL.space_second_cells(T0 + 86400), MODEL.space_minute_cells()]
+        assert rollup_rows(e) == [[n, n, len(MODEL.evs)] for n in cells], "%s: one row per cell after merges" % e.name
     check(engines, merged=True)
 
 
+FINGERPRINT_DB = DB + "_fingerprint"
+
+
 def test_space_second_version_changes_on_insert(engines):
-    """Any insert into space_second's partitions up to @to's month changes the fingerprint; a
-    month before the insert keeps it. The insert is copies of stored events, so every figure of
-    the other tests stays the same."""
+    """Any insert into events (so into space_second_counts' partitions up to @to's month) changes
+    the fingerprint; a month before the insert keeps it. Runs in a database of its own, so the
+    figures of the other tests stay the same: the first batch, then late events of the second."""
     sql = query_text("space_second_version")
-    copies = BATCHES[0][:5]
+    at = lambda month_to: bind(sql, {"to": DateTime(month_to)})
+    first, late = BATCHES[0], BATCHES[1][:5]
     for e in engines:
-        before = e.query(bind(sql, {"to": DateTime(T0 + 1200)}))
-        july = e.query(bind(sql, {"to": DateTime(T0 - 40 * 86400)}))
-        e.execute(insert_sql(DB, copies))
-        after = e.query(bind(sql, {"to": DateTime(T0 + 1200)}))
-        assert after != before and after[0][1] > before[0][1], "%s: %s -> %s" % (e.name, before, after)
-        assert e.query(bind(sql, {"to": DateTime(T0 - 40 * 86400)})) == july == [[0, 0, 0]], e.name
-        assert e.query("SELECT uniqExact(event_id) FROM events") == [[len(MODEL.evs)]], e.name
+        e.execute("DROP DATABASE IF EXISTS " + FINGERPRINT_DB)
+        try:
+            migrate(e, FINGERPRINT_DB)
+            for table in ("events",) + ROLLUPS:  # stored_rows below counts rows of unmerged parts
+                e.execute("SYSTEM STOP MERGES %s.%s" % (FINGERPRINT_DB, table))
+            e.execute(insert_sql(FINGERPRINT_DB, first))
+            before = e.query(at(T0 + 1200), FINGERPRINT_DB)
+            assert fingerprint_ok(Model(first).space_second_cells(T0 + 1200))(before, False), (e.name, before)
+            july = e.query(at(T0 - 40 * 86400), FINGERPRINT_DB)
+            e.execute(insert_sql(FINGERPRINT_DB, late))
+            after = e.query(at(T0 + 1200), FINGERPRINT_DB)
+            assert after != before and after[0][1] > before[0][1], "%s: %s -> %s" % (e.name, before, after)
+            assert e.query(at(T0 - 40 * 86400), FINGERPRINT_DB) == july == [[0, 0, 0]], e.name
+            assert after[0][2] == before[0][2] + len({(x["space_id"], x["ts"], Model.klass(x)) for x in late}), \
+                "%s: a batch adds one row per cell it touches: %s -> %s" % (e.name, before, after)
+            n = len(first) + len(late)
+            assert e.query("SELECT count(), uniqExact(event_id) FROM events", FINGERPRINT_DB) == [[n, n]], e.name
+            assert e.query("SELECT toInt64(sum(events)) FROM space_second_counts", FINGERPRINT_DB) == [[n]], e.name
+        finally:
+            e.execute("DROP DATABASE IF EXISTS " + FINGERPRINT_DB)
