@@ -7,9 +7,9 @@ import (
 )
 
 // idSet is a set of event ids: open addressing with linear probing over a flat slice of 16-byte
-// keys, no pointers (the GC never scans it) and about 30 bytes an id, half what a Go map of
-// uuid.UUID takes. The nil UUID marks an empty slot; it is never a valid event id (schemas
-// rejects it).
+// keys, no pointers (the GC never scans it). Measured with the index around it
+// (BenchmarkIndexCheck): 29-42 bytes an id, about 100 ns an event. The nil UUID marks an empty
+// slot; it is never a valid event id (schemas rejects it).
 type idSet struct {
 	slots [][2]uint64 // len a power of two, or 0
 	n     int

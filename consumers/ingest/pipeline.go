@@ -60,8 +60,7 @@ func New(cfg Config, src fetcher, store blockWriter, dlq messageWriter) *Pipelin
 	if stats == nil {
 		stats = &Stats{}
 	}
-	p := &Pipeline{cfg: cfg, src: src, store: store, dlq: dlq, mem: memory.DefaultAllocator, stats: stats}
-	return p
+	return &Pipeline{cfg: cfg, src: src, store: store, dlq: dlq, mem: memory.DefaultAllocator, stats: stats}
 }
 
 // Stats returns the pipeline's counters; safe to read while it runs.

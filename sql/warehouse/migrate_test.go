@@ -132,6 +132,10 @@ func TestUpgradeKeepsFigures(t *testing.T) {
 	insertEvents(t, ctx, old, batches[4][:len(batches[4])/2])
 	// During the upgrade: a writer inserts the next batches a few hundred ms apart, so some land
 	// before the cutover and some after it.
+	var serverStart uint32
+	if err := conn.QueryRow(ctx, "SELECT toUInt32(now())").Scan(&serverStart); err != nil {
+		t.Fatal(err)
+	}
 	during := make(chan error, 1)
 	go func() {
 		defer close(during)
@@ -150,6 +154,18 @@ func TestUpgradeKeepsFigures(t *testing.T) {
 	defer upgraded.Close()
 	if err := <-during; err != nil {
 		t.Fatalf("insert during the upgrade: %v", err)
+	}
+	// The writer's rows must straddle the cutover (about 2 s after the migration started), or
+	// the split between backfill and views was not tested.
+	var first, last uint32
+	if err := upgraded.QueryRow(ctx, "SELECT toUInt32(min(inserted_at)), toUInt32(max(inserted_at)) FROM events "+
+		"WHERE inserted_at >= toDateTime(@start, 'UTC') AND inserted_at <= now()",
+		clickhouse.Named("start", serverStart)).Scan(&first, &last); err != nil {
+		t.Fatal(err)
+	}
+	if first > serverStart+1 || last < serverStart+4 {
+		t.Fatalf("rows inserted during the upgrade at +%d..+%d s of its start: want some before and some after the cutover (+2 s)",
+			first-serverStart, last-serverStart)
 	}
 	for _, b := range batches[10:] {
 		insertEvents(t, ctx, upgraded, b)

@@ -25,7 +25,10 @@ import (
 // difference still across seconds.
 
 // reconcileSecond lists the cells of space_second_counts in [@from, @to] whose sum differs from
-// the raw rows, with the difference to add.
+// the raw rows, with the difference to add. Its class and technical expressions (and
+// reconcileMinute's) are those of migration 0005's views: a drift would make Reconcile "correct"
+// healthy cells, which TestReconcileRepairsShortRollups (brute force after a reconcile, then
+// nothing left) fails on.
 const reconcileSecond = `SELECT space_id, second, class, toInt64(sum(raw) - sum(rolled)) AS diff
 FROM
 (
