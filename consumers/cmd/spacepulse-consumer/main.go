@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/peterbourgon/ff/v3"
@@ -34,15 +35,40 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	if err := ingest.RunConsumer(ctx, cfg.Consumer, logger); err != nil {
+	stopProfile, err := startCPUProfile(cfg.CPUProfile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "spacepulse-consumer: %v\n", err)
+		os.Exit(2)
+	}
+	err = ingest.RunConsumer(ctx, cfg.Consumer, logger)
+	stopProfile()
+	if err != nil {
 		logger.Error("consumer stopped", slog.Any("err", err))
 		os.Exit(1)
 	}
 }
 
+// startCPUProfile writes a pprof CPU profile to path until the returned func is called; an
+// empty path profiles nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
 type config struct {
-	Consumer ingest.ConsumerConfig
-	LogLevel slog.Level
+	Consumer   ingest.ConsumerConfig
+	LogLevel   slog.Level
+	CPUProfile string
 }
 
 func flags(c *config) *flag.FlagSet {
@@ -50,6 +76,7 @@ func flags(c *config) *flag.FlagSet {
 	fs.SetOutput(io.Discard) // errors are printed once, by main
 	c.Consumer.BindFlags(fs)
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a Go CPU profile (go tool pprof) to this file until the consumer stops")
 	return fs
 }
 
