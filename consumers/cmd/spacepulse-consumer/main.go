@@ -41,7 +41,9 @@ func main() {
 		os.Exit(2)
 	}
 	err = ingest.RunConsumer(ctx, cfg.Consumer, logger)
-	stopProfile()
+	if perr := stopProfile(); perr != nil {
+		logger.Error("cpu profile incomplete", slog.Any("err", perr))
+	}
 	if err != nil {
 		logger.Error("consumer stopped", slog.Any("err", err))
 		os.Exit(1)
@@ -49,10 +51,10 @@ func main() {
 }
 
 // startCPUProfile writes a pprof CPU profile to path until the returned func is called; an
-// empty path profiles nothing.
-func startCPUProfile(path string) (stop func(), err error) {
+// empty path profiles nothing. stop reports a profile that could not be written out in full.
+func startCPUProfile(path string) (stop func() error, err error) {
 	if path == "" {
-		return func() {}, nil
+		return func() error { return nil }, nil
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -62,7 +64,13 @@ func startCPUProfile(path string) (stop func(), err error) {
 		f.Close()
 		return nil, fmt.Errorf("-cpuprofile: %w", err)
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("-cpuprofile %s: %w", path, err)
+		}
+		return nil
+	}, nil
 }
 
 type config struct {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -40,5 +42,35 @@ func check(t *testing.T, args []string, env map[string]string, want string) {
 	}
 	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("parse %q %v: got %q, want one line mentioning %q", args, env, err, want)
+	}
+}
+
+// The profile is a pprof file (gzip) once stopped; an unwritable path fails at start, naming the flag.
+func TestCPUProfile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cons.prof")
+	c, err := parse([]string{"-cpuprofile", path})
+	if err != nil || c.CPUProfile != path {
+		t.Fatalf("parse -cpuprofile: %q, %v", c.CPUProfile, err)
+	}
+	stop, err := startCPUProfile(c.CPUProfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("profile of %d bytes is not gzip-compressed pprof", len(b))
+	}
+	if _, err := startCPUProfile(filepath.Join(t.TempDir(), "no", "such", "dir", "p")); err == nil ||
+		!strings.Contains(err.Error(), "-cpuprofile") {
+		t.Fatalf("unwritable path: %v, want an error naming -cpuprofile", err)
+	}
+	if stop, err := startCPUProfile(""); err != nil || stop() != nil {
+		t.Fatalf("empty path: %v", err)
 	}
 }
