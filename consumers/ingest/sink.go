@@ -54,6 +54,9 @@ func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch, again bool
 			return err
 		}
 		if n = countTrue(keep); n == 0 {
+			// Every row landed in the failed attempt, but its view parts may not have:
+			// the rollups of the whole block are checked all the same.
+			s.reconcile(ctx)
 			return nil
 		}
 		for i := range cols {
@@ -73,14 +76,23 @@ func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch, again bool
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("insert %d rows into events: %w", n, err)
 	}
-	if again && s.Reconcile != nil {
-		lo, hi := s.secs[0], s.secs[0]
-		for _, sec := range s.secs {
-			lo, hi = min(lo, sec), max(hi, sec)
-		}
-		s.Reconcile(ctx, time.Unix(lo, 0), time.Unix(hi, 0))
+	if again {
+		s.reconcile(ctx)
 	}
 	return nil
+}
+
+// reconcile hands the event-time range of the whole block last converted by columns (the rows
+// of the failed attempt as well as the ones inserted now) to s.Reconcile, if set.
+func (s *Sink) reconcile(ctx context.Context) {
+	if s.Reconcile == nil || len(s.secs) == 0 {
+		return
+	}
+	lo, hi := s.secs[0], s.secs[0]
+	for _, sec := range s.secs {
+		lo, hi = min(lo, sec), max(hi, sec)
+	}
+	s.Reconcile(ctx, time.Unix(lo, 0), time.Unix(hi, 0))
 }
 
 // columns converts rec into the slices clickhouse-go appends, in the order

@@ -1,0 +1,71 @@
+package ingest
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/spacepulse/spacepulse/producers/synth"
+	"github.com/spacepulse/spacepulse/schemas"
+)
+
+// TestSinkRetryReconcilesWhenEveryRowLanded is the server dying after an insert's events part and
+// before its view parts, with every row of the block in events: the retry has nothing left to
+// insert and must still reconcile the block's rollups (TestServerKilledDuringIngestion found a
+// curve 5 listeners short when it did not).
+func TestSinkRetryReconcilesWhenEveryRowLanded(t *testing.T) {
+	_, ch := servers(t)
+	ch, conn := newDatabase(t, ch)
+	ctx := context.Background()
+	start := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
+	g := synth.NewGenerator(synth.Load{Events: 3_000, Spaces: 1, Seed: 5, Start: start, Duration: 2 * time.Minute, JoinErrorRate: 0.2})
+	app := schemas.NewAppender(memory.DefaultAllocator)
+	defer app.Release()
+	var evs []schemas.Event
+	var ev schemas.Event
+	for i := 0; g.Next(&ev); i++ {
+		evs = append(evs, ev.Clone())
+		app.Append(&ev, 0, int64(i))
+	}
+	rec := app.NewRecord()
+	defer rec.Release()
+
+	sink := NewSink(conn, ch.Database)
+	var calls atomic.Int32
+	rc := reconciler(conn, testLogger(t))
+	sink.Reconcile = func(ctx context.Context, from, to time.Time) {
+		calls.Add(1)
+		rc(ctx, from, to)
+	}
+	if err := sink.WriteBlock(ctx, rec, false); err != nil {
+		t.Fatal(err)
+	}
+	// What a server killed between the parts leaves: the rows in events, none in a rollup.
+	for _, q := range []string{
+		`INSERT INTO space_second_counts (space_id, second, class, events)
+		 SELECT space_id, second, class, -toInt64(sum(events)) FROM space_second_counts GROUP BY space_id, second, class`,
+		`INSERT INTO space_minute_counts (space_id, minute, kind, phase, technical, code, reason, client, app_version, region, country, events)
+		 SELECT space_id, minute, kind, phase, technical, code, reason, client, app_version, region, country, -toInt64(sum(events))
+		 FROM space_minute_counts GROUP BY space_id, minute, kind, phase, technical, code, reason, client, app_version, region, country`,
+	} {
+		if err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(t, conn, "SELECT toUInt64(sum(events) + 0) FROM space_second_counts"); n != 0 {
+		t.Fatalf("the damage left %d second counts: the test proves nothing", n)
+	}
+	if err := sink.WriteBlock(ctx, rec, true); err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("the retry of a block that had fully landed called Reconcile %d times, want once", calls.Load())
+	}
+	if n := count(t, conn, "SELECT count() FROM events"); n != uint64(len(evs)) {
+		t.Fatalf("events holds %d rows for %d events, want each once", n, len(evs))
+	}
+	checkFigures(t, conn, evs)
+}
