@@ -215,17 +215,6 @@ class Model:
     def ccl(self, space, t):
         return sum({"join": 1, "leave": -1}.get(e["kind"], 0) for e in self.space(space, hi=t))
 
-    def concurrency(self, space, lo, hi):
-        return [[fmt_time(t), self.ccl(space, t)] for t in range(lo, hi + 1)]
-
-    def peak(self, space, lo, hi):
-        best = None
-        for t in range(lo, hi + 1):
-            n = self.ccl(space, t)
-            if best is None or n > best[0]:
-                best = [n, fmt_time(t)]
-        return [best]
-
     def failure_rate(self, space, lo, hi, step):
         rows = []
         for b in range(lo // step * step, hi + 1, step):
@@ -296,25 +285,22 @@ class Model:
 
     # --- the series queries of warehouse/series.go (brute force as in series_test.go) ---
 
-    def concurrency_buckets(self, space, lo, hi, step):
-        """Peak and last CCL(t) of the seconds of each step bucket inside [lo, hi]; dense."""
-        deltas = {}
-        before = 0
-        for e in self.space(space, hi=hi):
-            d = {"join": 1, "leave": -1}.get(e["kind"], 0)
-            if e["ts"] < lo:
-                before += d
-            else:
-                deltas[e["ts"]] = deltas.get(e["ts"], 0) + d
-        rows, n = [], before
+    def concurrency(self, space, lo, hi, step):
+        """Peak, its earliest second and last CCL(t) of the seconds of each step bucket inside
+        [lo, hi]; dense. A step past every timestamp is one bucket at the epoch."""
+        n, deltas = self.ccl(space, lo - 1), {}
+        for e in self.space(space, lo, hi):
+            deltas[e["ts"]] = deltas.get(e["ts"], 0) + {"join": 1, "leave": -1}.get(e["kind"], 0)
+        rows = []
         for t in range(lo, hi + 1):
             n += deltas.get(t, 0)
             b = fmt_time(t // step * step)
             if rows and rows[-1][0] == b:
-                rows[-1][1] = max(rows[-1][1], n)
-                rows[-1][2] = n
+                if n > rows[-1][1]:
+                    rows[-1][1:3] = [n, fmt_time(t)]
+                rows[-1][3] = n
             else:
-                rows.append([b, n, n])
+                rows.append([b, n, fmt_time(t), n])
         return rows
 
     @staticmethod
@@ -591,6 +577,9 @@ def test_data_exercises_the_edge_cases(engines):
     assert MODEL.ccl(SPACE, T0 + 136) > 10, "the mid-session window must start with listeners"
 
 
+# The @step that makes a bucketed query's window one bucket (warehouse.wholeWindow).
+WHOLE_WINDOW = 2**32 - 1
+
 WINDOWS = {
     "whole": (T0 - 300, T0 + 25 * 60),
     "mid-session": (T0 + 137, T0 + 19 * 60 + 13),
@@ -605,8 +594,6 @@ def cases():
     for name, (lo, hi) in WINDOWS.items():
         w = dict(space=SPACE, **{"from": DateTime(lo), "to": DateTime(hi)})
         out += [
-            ("concurrency", w, MODEL.concurrency(SPACE, lo, hi)),
-            ("peak", w, MODEL.peak(SPACE, lo, hi)),
             ("failure_rate", dict(w, step=60, min_attempts=MIN_ATTEMPTS), MODEL.failure_rate(SPACE, lo, hi, 60)),
             ("failure_rate", dict(w, step=300, min_attempts=MIN_ATTEMPTS), MODEL.failure_rate(SPACE, lo, hi, 300)),
             ("summary", dict(w, min_attempts=MIN_ATTEMPTS), MODEL.summary(SPACE, lo, hi)),
@@ -615,8 +602,8 @@ def cases():
             out.append(("failures_by", dict(w, dimension=dim, min_attempts=MIN_ATTEMPTS),
                         MODEL.failures_by(SPACE, lo, hi, dim)))
         # the dashboard series (warehouse/series.go)
-        for step in (1, 7, 60, 300):
-            out.append(("concurrency_buckets", dict(w, step=step), MODEL.concurrency_buckets(SPACE, lo, hi, step)))
+        for step in (1, 7, 60, 300, WHOLE_WINDOW):
+            out.append(("concurrency", dict(w, step=step), MODEL.concurrency(SPACE, lo, hi, step)))
         for step in (7, 60, 300):
             out += [
                 ("activity", dict(w, step=step), MODEL.activity(SPACE, lo, hi, step)),

@@ -89,13 +89,14 @@ type Point struct {
 // Concurrency returns CCL(t), the concurrent listeners of space, for every second t of
 // [from, to] (both truncated to the second, in UTC): joins - leaves with ts <= t, each event_id
 // once, starting from the count before from, an empty second carrying the last value. Dense: one
-// Point per second, in order. Runs queries/concurrency.sql on the space_second rollup.
+// Point per second, in order. Runs queries/concurrency.sql with @step = 1.
 func Concurrency(ctx context.Context, conn Querier, space string, from, to time.Time) ([]Point, error) {
 	from, to, err := window(from, to, MaxWindow)
 	if err != nil {
 		return nil, fmt.Errorf("concurrency of %q: %w", space, err)
 	}
-	rows, err := conn.Query(ctx, queries["concurrency"], windowArgs(space, from, to)...)
+	rows, err := conn.Query(ctx, "SELECT bucket, last FROM\n(\n"+queries["concurrency"]+"\n)",
+		windowArgs(space, from, to, clickhouse.Named("step", uint32(1)))...)
 	if err != nil {
 		return nil, fmt.Errorf("query concurrency of %q: %w", space, err)
 	}
@@ -115,15 +116,21 @@ func Concurrency(ctx context.Context, conn Querier, space string, from, to time.
 	return points, nil
 }
 
+// wholeWindow is the @step that makes a bucketed query's window one bucket: no timestamp a
+// DateTime holds reaches it, so every second falls in the bucket that starts at the epoch.
+const wholeWindow = uint32(1<<32 - 1)
+
 // Peak returns the maximum of CCL(t) over [from, to] (same curve as Concurrency) as a Point:
-// Listeners is the peak and Time the earliest second that reached it. Runs queries/peak.sql.
+// Listeners is the peak and Time the earliest second that reached it. Runs queries/concurrency.sql
+// with the whole window as one bucket.
 func Peak(ctx context.Context, conn Querier, space string, from, to time.Time) (Point, error) {
 	from, to, err := window(from, to, MaxWindow)
 	if err != nil {
 		return Point{}, fmt.Errorf("peak of %q: %w", space, err)
 	}
 	var p Point
-	if err := conn.QueryRow(ctx, queries["peak"], windowArgs(space, from, to)...).Scan(&p.Listeners, &p.Time); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT peak, peak_at FROM\n(\n"+queries["concurrency"]+"\n)",
+		windowArgs(space, from, to, clickhouse.Named("step", wholeWindow))...).Scan(&p.Listeners, &p.Time); err != nil {
 		return Point{}, fmt.Errorf("query peak of %q: %w", space, err)
 	}
 	p.Time = p.Time.UTC()

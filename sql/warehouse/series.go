@@ -60,7 +60,7 @@ type ConcurrencySeries struct {
 
 // ConcurrencyBuckets returns the concurrency curve of space over [from, to] (the one Concurrency
 // returns) reduced to buckets of step, aligned to multiples of step since the epoch and clipped to
-// the window. Dense. Runs queries/concurrency_buckets.sql.
+// the window. Dense. Runs queries/concurrency.sql.
 func ConcurrencyBuckets(ctx context.Context, conn Querier, space string, from, to time.Time, step time.Duration) (ConcurrencySeries, error) {
 	var s ConcurrencySeries
 	from, to, st, err := bucketed(from, to, step, false)
@@ -70,7 +70,7 @@ func ConcurrencyBuckets(ctx context.Context, conn Querier, space string, from, t
 	if err != nil {
 		return s, fmt.Errorf("concurrency of %q: %w", space, err)
 	}
-	err = readColumns(ctx, conn, "concurrency_buckets", windowArgs(space, from, to, clickhouse.Named("step", st)),
+	err = readColumns(ctx, conn, "concurrency", windowArgs(space, from, to, clickhouse.Named("step", st)),
 		[]string{"bucket", "peak", "last"}, &s.Time, &s.Peak, &s.Last)
 	if err != nil {
 		return ConcurrencySeries{}, fmt.Errorf("concurrency of %q: %w", space, err)

@@ -81,7 +81,7 @@ type summaryRow struct {
 }
 
 // Summary returns the SpaceSummary of space over [from, to] (truncated to whole seconds, UTC):
-// queries/summary.sql plus queries/peak.sql.
+// queries/summary.sql plus Peak (queries/concurrency.sql).
 func Summary(ctx context.Context, conn Querier, space string, from, to time.Time) (SpaceSummary, error) {
 	from, to, err := window(from, to, MaxWindow)
 	if err != nil {

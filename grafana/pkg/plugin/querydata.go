@@ -222,7 +222,7 @@ func (d *Datasource) concurrency(ctx context.Context, conn driver.Conn, r reques
 	listeners := data.NewField("listeners", data.Labels{"room": room}, values)
 	listeners.Config = &data.FieldConfig{DisplayNameFromDS: room, Unit: "short"}
 	f := data.NewFrame("concurrency", data.NewField("time", nil, s.Time), listeners)
-	f.Meta = seriesMeta(r, "concurrency_buckets")
+	f.Meta = seriesMeta(r, "concurrency")
 	if r.Live && r.uid != "" {
 		f.Meta.Channel = LiveChannel(r.uid, room)
 	}
@@ -419,7 +419,7 @@ func (d *Datasource) spaces(ctx context.Context, conn driver.Conn, r request) (d
 		data.NewField("retry_amplification", nil, retry),
 		data.NewField("unique_listeners", nil, unique),
 		data.NewField("join_latency_p95_ms", nil, p95))
-	f.Meta = &data.FrameMeta{Type: data.FrameTypeTable, ExecutedQueryString: "sql/queries/spaces_in_window.sql + summary.sql + peak.sql per room"}
+	f.Meta = &data.FrameMeta{Type: data.FrameTypeTable, ExecutedQueryString: "sql/queries/spaces_in_window.sql + summary.sql + concurrency.sql (peak) per room"}
 	return data.Frames{f}, nil
 }
 
