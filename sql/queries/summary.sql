@@ -1,13 +1,13 @@
 -- summary: one row of figures for a space over the window [@from, @to], each event counted once.
+-- The per-user figures (users attempting and failed, unique listeners, the per-user failure rate,
+-- retry amplification) are user_failure_rate.sql's over the window as one bucket, and the peak
+-- is concurrency.sql's: warehouse.Summary reads the three.
 --
 -- From the space_second_counts rollup:
 --   joins, leaves, join_attempts (= joins + join-phase errors), join_failures (technical
 --   join-phase errors), business_join_failures (space_ended, auth, geo_blocked), session_errors,
 --   listeners_before (CCL at @from - 1) and listeners_after (CCL at @to).
 -- From the raw events table, which holds each event once:
---   users_attempting        distinct user_id with >= 1 join attempt in the window
---   users_failed            ... of whom none joined successfully in the window
---   unique_listeners        distinct user_id with >= 1 join in the window
 --   join_latency_samples, join_latency_p50/p95/p99
 --                           quantilesExact of join_ms over joins in the window (join_ms >= 0)
 --   listening_seconds       sum over sessions of the part of [join.ts, leave.ts) inside the window;
@@ -17,8 +17,6 @@
 --   mid_session_drops       leaves in the window with reason network or error
 -- Ratios (NULL when undefined):
 --   join_failure_rate           join_failures / join_attempts, NULL when attempts < @min_attempts
---   per_user_failure_rate       users_failed / users_attempting
---   retry_amplification         join_attempts / users_attempting
 --   drops_per_1000_listener_minutes  mid_session_drops / (listening_seconds / 60) * 1000
 --
 -- Parameters:
@@ -41,17 +39,6 @@ WITH
         FROM space_second_counts
         WHERE space_id = @space AND second <= @to
     )) AS cell_counts,
-    assumeNotNull((
-        SELECT tuple(toInt64(count()), toInt64(countIf(joined = 0)), toInt64(countIf(joined = 1)))
-        FROM
-        (
-            SELECT user_id, max(kind = 'join') AS joined
-            FROM events
-            WHERE space_id = @space AND ts >= @from AND ts <= @to
-              AND (kind = 'join' OR (kind = 'error' AND phase = 'join'))
-            GROUP BY user_id
-        )
-    )) AS users,
     assumeNotNull((
         SELECT tuple(toInt64(count()), quantilesExact(0.5, 0.95, 0.99)(join_ms))
         FROM events
@@ -92,9 +79,6 @@ SELECT
     tupleElement(cell_counts, 5) AS session_errors,
     tupleElement(cell_counts, 6) AS listeners_before,
     tupleElement(cell_counts, 6) + tupleElement(cell_counts, 1) - tupleElement(cell_counts, 2) AS listeners_after,
-    tupleElement(users, 1) AS users_attempting,
-    tupleElement(users, 2) AS users_failed,
-    tupleElement(users, 3) AS unique_listeners,
     tupleElement(latency, 1) AS join_latency_samples,
     tupleElement(latency, 2)[1] AS join_latency_p50,
     tupleElement(latency, 2)[2] AS join_latency_p95,
@@ -103,6 +87,4 @@ SELECT
     tupleElement(listening, 2) AS sessions_listening,
     drops AS mid_session_drops,
     if(join_attempts >= @min_attempts, join_failures / join_attempts, NULL) AS join_failure_rate,
-    if(users_attempting > 0, users_failed / users_attempting, NULL) AS per_user_failure_rate,
-    if(users_attempting > 0, join_attempts / users_attempting, NULL) AS retry_amplification,
     if(listening_seconds > 0, mid_session_drops * 60000 / listening_seconds, NULL) AS drops_per_1000_listener_minutes

@@ -254,11 +254,8 @@ class Model:
             len(joins), len(leaves), attempts, tech, bus,
             sum(1 for e in w if e["kind"] == "error" and e["phase"] != "join"),
             before, before + len(joins) - len(leaves),
-            len(users), len(users - listeners), len(listeners),
             len(lat), q[0], q[1], q[2], listening, listening_sessions, drops,
             tech / attempts if attempts >= MIN_ATTEMPTS else None,
-            len(users - listeners) / len(users) if users else None,
-            attempts / len(users) if users else None,
             drops * 60000 / listening if listening else None,
         ]]
 
@@ -339,15 +336,13 @@ class Model:
                 continue
             b = buckets.setdefault(e["ts"] // step * step, {"attempts": 0, "users": {}})
             b["attempts"] += 1
-            u = b["users"].setdefault(e["user_id"], [False, False])
-            u[0] = u[0] or e["kind"] == "join"
-            u[1] = u[1] or (e["kind"] == "error" and e["code"] not in BUSINESS)
+            b["users"][e["user_id"]] = b["users"].get(e["user_id"], False) or e["kind"] == "join"
         rows = []
         for t in sorted(buckets):
             users, attempts = buckets[t]["users"], buckets[t]["attempts"]
-            failed = sum(1 for joined, tech in users.values() if not joined and tech)
+            failed = sum(1 for joined in users.values() if not joined)
             rows.append([fmt_time(t), len(users), failed, attempts,
-                         failed / len(users) if attempts >= MIN_ATTEMPTS else None])
+                         failed / len(users) if attempts >= MIN_ATTEMPTS else None, attempts / len(users)])
         return rows
 
     def errors_by_code(self, space, lo, hi, step, technical_only):
@@ -604,6 +599,8 @@ def cases():
         # the dashboard series (warehouse/series.go)
         for step in (1, 7, 60, 300, WHOLE_WINDOW):
             out.append(("concurrency", dict(w, step=step), MODEL.concurrency(SPACE, lo, hi, step)))
+        out.append(("user_failure_rate", dict(w, step=WHOLE_WINDOW, min_attempts=MIN_ATTEMPTS),
+                    MODEL.user_failure_rate(SPACE, lo, hi, WHOLE_WINDOW)))
         for step in (7, 60, 300):
             out += [
                 ("activity", dict(w, step=step), MODEL.activity(SPACE, lo, hi, step)),

@@ -176,7 +176,9 @@ func (m model) summary(space string, from, to int64) warehouse.SpaceSummary {
 	s.UsersAttempting = int64(len(attempted))
 	s.UniqueListeners = int64(len(joined))
 	s.UsersFailed = s.UsersAttempting - s.UniqueListeners
-	s.PerUserFailureRate = ratio(s.UsersFailed, s.UsersAttempting)
+	if s.JoinAttempts >= warehouse.MinAttempts {
+		s.PerUserFailureRate = ratio(s.UsersFailed, s.UsersAttempting)
+	}
 	s.RetryAmplification = ratio(s.JoinAttempts, s.UsersAttempting)
 
 	slices.Sort(latencies)

@@ -107,7 +107,7 @@ type RateSeries struct {
 	Time              []time.Time
 	Value             []string // the dimension's value; nil when not broken down
 	Attempts          []int64
-	TechnicalFailures []int64 // per attempt: technical join errors; per user: users failed
+	TechnicalFailures []int64 // per attempt: technical join errors; per user: users who never joined
 	Users             []int64 // per user only: users attempting
 	Rate              []*float64
 }
@@ -180,9 +180,9 @@ func FailureRateBy(ctx context.Context, conn Querier, space string, from, to tim
 	return s, nil
 }
 
-// UserFailureRate returns the per-user technical join-failure rate of space per bucket of step
-// (users with attempts and no join, at least one failing technically ÷ users with attempts);
-// sparse. Runs queries/user_failure_rate.sql.
+// UserFailureRate returns the per-user join-failure rate of space per bucket of step (users with
+// attempts and no successful join ÷ users with attempts, SCENARIOS' definition); sparse. Runs
+// queries/user_failure_rate.sql, which Summary reads too.
 func UserFailureRate(ctx context.Context, conn Querier, space string, from, to time.Time, step time.Duration) (RateSeries, error) {
 	var s RateSeries
 	from, to, st, err := bucketed(from, to, step, false)

@@ -31,9 +31,10 @@ type SpaceSummary struct {
 	JoinFailureRate *float64
 
 	UsersAttempting int64 // distinct users with >= 1 join attempt
-	UsersFailed     int64 // ... of whom none joined
-	UniqueListeners int64 // distinct users with >= 1 join
-	// PerUserFailureRate is UsersFailed / UsersAttempting; nil without attempts.
+	UsersFailed     int64 // ... of whom none joined (whatever the error: business ones too)
+	UniqueListeners int64 // distinct users with >= 1 join: UsersAttempting - UsersFailed
+	// PerUserFailureRate is UsersFailed / UsersAttempting; nil when JoinAttempts < MinAttempts
+	// ("not enough data", the per-attempt rate's floor).
 	PerUserFailureRate *float64
 	// RetryAmplification is JoinAttempts / UsersAttempting; nil without attempts.
 	RetryAmplification *float64
@@ -64,9 +65,6 @@ type summaryRow struct {
 	SessionErrors        int64    `ch:"session_errors"`
 	ListenersBefore      int64    `ch:"listeners_before"`
 	ListenersAfter       int64    `ch:"listeners_after"`
-	UsersAttempting      int64    `ch:"users_attempting"`
-	UsersFailed          int64    `ch:"users_failed"`
-	UniqueListeners      int64    `ch:"unique_listeners"`
 	JoinLatencySamples   int64    `ch:"join_latency_samples"`
 	JoinLatencyP50       int64    `ch:"join_latency_p50"`
 	JoinLatencyP95       int64    `ch:"join_latency_p95"`
@@ -75,13 +73,12 @@ type summaryRow struct {
 	SessionsListening    int64    `ch:"sessions_listening"`
 	MidSessionDrops      int64    `ch:"mid_session_drops"`
 	JoinFailureRate      *float64 `ch:"join_failure_rate"`
-	PerUserFailureRate   *float64 `ch:"per_user_failure_rate"`
-	RetryAmplification   *float64 `ch:"retry_amplification"`
 	DropsPer1000         *float64 `ch:"drops_per_1000_listener_minutes"`
 }
 
 // Summary returns the SpaceSummary of space over [from, to] (truncated to whole seconds, UTC):
-// queries/summary.sql plus Peak (queries/concurrency.sql).
+// queries/summary.sql, plus queries/user_failure_rate.sql over the window as one bucket for the
+// per-user figures and Peak (queries/concurrency.sql): each figure has one definition.
 func Summary(ctx context.Context, conn Querier, space string, from, to time.Time) (SpaceSummary, error) {
 	from, to, err := window(from, to, MaxWindow)
 	if err != nil {
@@ -97,14 +94,19 @@ func Summary(ctx context.Context, conn Querier, space string, from, to time.Time
 	if err != nil {
 		return SpaceSummary{}, err
 	}
+	users, err := windowUsers(ctx, conn, space, from, to)
+	if err != nil {
+		return SpaceSummary{}, err
+	}
 	s := SpaceSummary{
 		Space: space, From: from, To: to, Peak: peak,
 		ListenersBefore: r.ListenersBefore, ListenersAfter: r.ListenersAfter,
 		Joins: r.Joins, Leaves: r.Leaves, JoinAttempts: r.JoinAttempts,
 		JoinFailures: r.JoinFailures, BusinessJoinFailures: r.BusinessJoinFailures,
 		SessionErrors: r.SessionErrors, JoinFailureRate: r.JoinFailureRate,
-		UsersAttempting: r.UsersAttempting, UsersFailed: r.UsersFailed, UniqueListeners: r.UniqueListeners,
-		PerUserFailureRate: r.PerUserFailureRate, RetryAmplification: r.RetryAmplification,
+		UsersAttempting: users.UsersAttempting, UsersFailed: users.UsersFailed,
+		UniqueListeners:    users.UsersAttempting - users.UsersFailed,
+		PerUserFailureRate: users.Rate, RetryAmplification: users.RetryAmplification,
 		JoinLatencySamples: r.JoinLatencySamples,
 		ListeningSeconds:   r.ListeningSeconds, SessionsListening: r.SessionsListening,
 		MidSessionDrops: r.MidSessionDrops, DropsPer1000ListenerMinutes: r.DropsPer1000,
@@ -113,6 +115,39 @@ func Summary(ctx context.Context, conn Querier, space string, from, to time.Time
 		s.JoinLatencyP50, s.JoinLatencyP95, s.JoinLatencyP99 = &r.JoinLatencyP50, &r.JoinLatencyP95, &r.JoinLatencyP99
 	}
 	return s, nil
+}
+
+// userRow is one row of queries/user_failure_rate.sql.
+type userRow struct {
+	Bucket             time.Time
+	UsersAttempting    int64
+	UsersFailed        int64
+	Attempts           int64
+	Rate               *float64
+	RetryAmplification *float64
+}
+
+// windowUsers runs queries/user_failure_rate.sql with [from, to] as one bucket; the zero row (no
+// rate, no amplification) when the window has no attempt.
+func windowUsers(ctx context.Context, conn Querier, space string, from, to time.Time) (userRow, error) {
+	rows, err := conn.Query(ctx, queries["user_failure_rate"], windowArgs(space, from, to,
+		clickhouse.Named("step", wholeWindow), clickhouse.Named("min_attempts", uint32(MinAttempts)))...)
+	if err != nil {
+		return userRow{}, fmt.Errorf("query users of %q: %w", space, err)
+	}
+	defer rows.Close()
+	var r userRow
+	for rows.Next() {
+		var amp float64
+		if err := rows.Scan(&r.Bucket, &r.UsersAttempting, &r.UsersFailed, &r.Attempts, &r.Rate, &amp); err != nil {
+			return userRow{}, fmt.Errorf("read users of %q: %w", space, err)
+		}
+		r.RetryAmplification = &amp
+	}
+	if err := rows.Err(); err != nil {
+		return userRow{}, fmt.Errorf("read users of %q: %w", space, err)
+	}
+	return r, nil
 }
 
 // Dimensions FailuresBy can break failures down by.

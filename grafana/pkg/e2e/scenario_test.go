@@ -139,7 +139,7 @@ type rateBucket struct {
 // value of dim ("" for none).
 func (m model) buckets(space string, from, to time.Time, step time.Duration, dim string) map[string]*rateBucket {
 	out := map[string]*rateBucket{}
-	type u struct{ joined, tech bool }
+	type u struct{ joined bool }
 	users := map[string]map[string]*u{}
 	for _, e := range m.evs {
 		if e.space != space || e.ts.Before(from) || e.ts.After(to) || !e.attempt() {
@@ -164,12 +164,11 @@ func (m model) buckets(space string, from, to time.Time, step time.Duration, dim
 			users[k][e.user] = x
 		}
 		x.joined = x.joined || e.kind == "join"
-		x.tech = x.tech || (e.kind == "error" && !business(e.code))
 	}
 	for k, us := range users {
 		for _, x := range us {
 			out[k].users++
-			if !x.joined && x.tech {
+			if !x.joined { // SCENARIOS: a user who attempted and never joined, whatever the error
 				out[k].usersFailed++
 			}
 		}
