@@ -5,6 +5,7 @@
 package schemas
 
 import (
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -103,9 +104,13 @@ const (
 // MinTime is the earliest valid event time (2006-01-01T00:00:00Z).
 var MinTime = time.Date(2006, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// Business error codes: the room or the user, never the service. Every other
-// code is technical, and only technical errors page anyone.
-var businessCodes = [...]string{"space_ended", "auth", "geo_blocked"}
+// BusinessCodes are the business error codes: the room or the user, never the
+// service. Every other code is technical, and only technical errors page anyone.
+// This is the one list: the SQL of sql/ (migrations, views, reconcile) writes the
+// same codes literally, and sql/businesscodes_test.go fails when any copy differs.
+func BusinessCodes() []string { return slices.Clone(businessCodes) }
+
+var businessCodes = []string{"space_ended", "auth", "geo_blocked"}
 
 // IsBusinessCode reports whether code is a business error (space_ended, auth,
 // geo_blocked) rather than a technical one.

@@ -37,7 +37,7 @@ func (b *bruteInterval) add(ev *schemas.Event) {
 		return
 	}
 	b.byCode[ev.Code]++
-	if ev.Code == "space_ended" || ev.Code == "auth" || ev.Code == "geo_blocked" {
+	if schemas.IsBusinessCode(ev.Code) {
 		b.business++
 	} else {
 		b.tech++

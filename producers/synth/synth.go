@@ -28,7 +28,7 @@ type Load struct {
 
 var (
 	technical = []string{"details_not_available", "space_not_available", "timeout", "server_error", "rate_limited"}
-	business  = []string{"space_ended", "auth", "geo_blocked"}
+	business  = schemas.BusinessCodes()
 	clients   = []string{"ios", "ios", "ios", "android", "android", "web"}
 	countries = []string{"US", "US", "US", "US", "GB", "CA", "JP", "IN", "BR", "DE"}
 	regions   = []string{"us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1"}

@@ -11,6 +11,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 
+	"github.com/spacepulse/spacepulse/schemas"
 	"github.com/spacepulse/spacepulse/sql/warehouse"
 )
 
@@ -73,7 +74,7 @@ var t0 = time.Date(2024, 8, 13, 0, 0, 0, 0, time.UTC)
 
 var (
 	technicalCodes = []string{"details_not_available", "space_not_available", "timeout", "server_error", "rate_limited", "network", "media", "some_new_code"}
-	businessCodes  = []string{"space_ended", "auth", "geo_blocked"}
+	businessCodes  = schemas.BusinessCodes()
 	clients        = []string{"ios", "android", "web", ""}
 	regions        = []string{"us-east-1", "eu-west-1", ""}
 	countries      = []string{"US", "GB", "JP", ""}

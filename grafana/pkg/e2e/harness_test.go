@@ -25,6 +25,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 
+	"github.com/spacepulse/spacepulse/schemas"
 	"github.com/spacepulse/spacepulse/sql/warehouse"
 	"github.com/spacepulse/spacepulse/sql/warehouse/warehousetest"
 )
@@ -264,7 +265,7 @@ type event struct {
 func (e event) attempt() bool { return e.kind == "join" || (e.kind == "error" && e.phase == "join") }
 
 func business(code string) bool {
-	return code == "space_ended" || code == "auth" || code == "geo_blocked"
+	return schemas.IsBusinessCode(code)
 }
 
 // insert writes evs in one batch with warehouse.InsertEvents, as the consumer does.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/spacepulse/spacepulse/schemas"
 )
 
 // t0 is the start of the replayed failure window (the Trump-Musk night, 20:00 ET).
@@ -30,7 +32,7 @@ var alertFiresAt = []int{4, 5, 12}
 
 var (
 	technicalCodes = []string{"details_not_available", "space_not_available", "timeout", "server_error", "rate_limited"}
-	businessCodes  = []string{"space_ended", "auth", "geo_blocked"}
+	businessCodes  = schemas.BusinessCodes()
 	clients        = []string{"ios", "android", "web"}
 	regions        = []string{"us-east-1", "eu-west-1"}
 	countries      = []string{"US", "GB", "JP", "CA"}
