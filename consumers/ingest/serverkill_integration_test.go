@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +31,18 @@ func ownClickHouse(t *testing.T) (addr string, kill, start func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := 20000 + rand.IntN(20000)
+	// Ports below the kernel's ephemeral range (32768 and up here), so that no client connection
+	// of another test can be holding one, and checked free before the server is pointed at them.
+	base := 0
+	for range 50 {
+		if b := 20000 + rand.IntN(12000); portsFree(b, b+1, b+2) {
+			base = b
+			break
+		}
+	}
+	if base == 0 {
+		t.Fatal("no three free ports in 20000-32000 on 127.0.0.1")
+	}
 	run := t.TempDir()
 	env := append(os.Environ(), "SPACEPULSE_RUN_DIR="+run,
 		"SPACEPULSE_CLICKHOUSE_PORT="+strconv.Itoa(base), "SPACEPULSE_CLICKHOUSE_HTTP_PORT="+strconv.Itoa(base+1),
@@ -132,4 +144,16 @@ func TestServerKilledDuringIngestion(t *testing.T) {
 		t.Fatalf("Reconcile after the run = %+v, %v; want nothing left to correct", rep, err)
 	}
 	t.Logf("%d retries over 3 kills; %d events once each", run.p.Stats().Retries(), len(evs))
+}
+
+// portsFree reports whether every port can be listened on at 127.0.0.1 now.
+func portsFree(ports ...int) bool {
+	for _, p := range ports {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			return false
+		}
+		l.Close()
+	}
+	return true
 }
