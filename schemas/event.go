@@ -1,5 +1,5 @@
 // Package schemas is the one definition of a spacepulse event: the Go type,
-// its validation against the contract in shared/EVENTS.md, its JSON and
+// its validation against the contract in schemas/README.md, its JSON and
 // Protobuf codecs and its Arrow schema. Producers, consumers and the Grafana
 // plugin meet here; nothing else defines an event.
 package schemas
@@ -15,7 +15,7 @@ import (
 // a valid kind.
 type Kind int8
 
-// The kinds of EVENTS.md. The numeric values are the ClickHouse Enum8 values.
+// The kinds of the contract (README.md). The numeric values are the ClickHouse Enum8 values.
 const (
 	KindJoin  Kind = 1
 	KindLeave Kind = 2
@@ -25,7 +25,7 @@ const (
 // Role of the user in the space; RoleListener is the default.
 type Role int8
 
-// The roles of EVENTS.md, numbered as in ClickHouse.
+// The roles of the contract, numbered as in ClickHouse.
 const (
 	RoleListener Role = 1
 	RoleSpeaker  Role = 2
@@ -37,7 +37,7 @@ const (
 // means the field was absent.
 type Reason int8
 
-// The reasons of EVENTS.md, numbered as in ClickHouse.
+// The reasons of the contract, numbered as in ClickHouse.
 const (
 	ReasonNone    Reason = 0
 	ReasonUser    Reason = 1
@@ -51,7 +51,7 @@ const (
 // got in) or during a session. PhaseNone is only valid on join and leave.
 type Phase int8
 
-// The phases of EVENTS.md, numbered as in ClickHouse.
+// The phases of the contract, numbered as in ClickHouse.
 const (
 	PhaseNone    Phase = 0
 	PhaseJoin    Phase = 1

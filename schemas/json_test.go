@@ -20,7 +20,7 @@ func TestJSONDecodeValid(t *testing.T) {
 	d := NewJSONDecoder()
 	var ev Event
 	if err := d.Decode([]byte(validJSON), &ev, testNow); err != nil {
-		t.Fatalf("decode the EVENTS.md example: %v", err)
+		t.Fatalf("decode the README.md example: %v", err)
 	}
 	want := Event{
 		EventID: uuid.MustParse("6f1c0a4e-3a8b-4f7e-9d2a-0c5e7b1d9a31"), Kind: KindError, TS: 1723509737123,

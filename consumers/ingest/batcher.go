@@ -274,7 +274,7 @@ func contentType(hs []kafka.Header) string {
 	return ""
 }
 
-// deadLetter builds the dead-letter message of EVENTS.md: the same key and
+// deadLetter builds the dead-letter message of schemas/README.md: the same key and
 // value as received, the original headers, plus error, source-topic,
 // source-partition and source-offset.
 func deadLetter(m *kafka.Message, reason string) kafka.Message {

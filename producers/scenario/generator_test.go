@@ -231,7 +231,7 @@ func TestPerUserBelowPerAttempt(t *testing.T) {
 	}
 	fw := r.PhaseTruth[2]
 	if fw.Name != "failure window" || math.Abs(fw.Amplification-2.7) > 0.2 {
-		t.Fatalf("phase %s: retry amplification %.2f: want ~2.7 (SCENARIOS.md)", fw.Name, fw.Amplification)
+		t.Fatalf("phase %s: retry amplification %.2f: want ~2.7 (the scenario's retry model)", fw.Name, fw.Amplification)
 	}
 }
 

@@ -1,4 +1,4 @@
-// Package scenario replays the nights of shared/SCENARIOS.md: a scenario is
+// Package scenario replays the nights of scenarios/*.yaml: a scenario is
 // data (a YAML file a user can copy and edit) describing rooms, phases, the
 // retry model, the client and country mix and the transport; a Generator
 // turns it into a deterministic stream of valid schemas.Events in event-time

@@ -10,7 +10,7 @@ import (
 
 // Truth is the ground truth of a run, computed from the emitted events
 // before transport delay and duplication, with the metric definitions of
-// shared/SCENARIOS.md:
+// sql/README.md:
 //
 //   - join attempts: join + error with phase join (every code);
 //   - technical failures: join errors with a code other than space_ended,

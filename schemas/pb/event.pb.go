@@ -1,5 +1,5 @@
 // The spacepulse event, Protobuf form. Field names and meanings are those of
-// shared/EVENTS.md (snake_case); enumerations are strings with the same
+// schemas/README.md (snake_case); enumerations are strings with the same
 // values as the JSON form, so both forms validate the same way.
 // Regenerate event.pb.go with `make generate`.
 

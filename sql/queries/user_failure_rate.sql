@@ -4,7 +4,7 @@
 --
 --   users_attempting  distinct user_id with >= 1 join attempt (join or join-phase error) in the bucket
 --   users_failed      ... of whom none joined successfully in the bucket, whatever the error
---                     (SCENARIOS' definition: a user turned away by space_ended after the room
+--                     (sql/README.md's definition: a user turned away by space_ended after the room
 --                     ended did not get in either; only the per-attempt rate, which pages, leaves
 --                     business errors out)
 --   attempts          join attempts in the bucket

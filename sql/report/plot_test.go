@@ -14,7 +14,7 @@ import (
 	"github.com/spacepulse/spacepulse/sql/warehouse"
 )
 
-// night is a made-up report shaped like SCENARIOS.md's trump-musk-2024 (T0 = 00:00Z = 20:00 ET),
+// night is a made-up report shaped like the trump-musk-2024 scenario (T0 = 00:00Z = 20:00 ET),
 // with its phases.
 func night() (*Report, []Phase) {
 	t0 := time.Date(2024, 8, 13, 0, 0, 0, 0, time.UTC)

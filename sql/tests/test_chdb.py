@@ -1,6 +1,6 @@
 """Runs every migration and every query file of sql/ through chdb (current ClickHouse, in-process)
 on a small known data set, and checks each result against a brute-force Python computation from
-the metric definitions (shared/SCENARIOS.md). When the ClickHouse 18.16 server of the Go tests
+the metric definitions (sql/README.md). When the ClickHouse 18.16 server of the Go tests
 answers (SPACEPULSE_CLICKHOUSE_ADDR, default 127.0.0.1:9000; gate SPACEPULSE_INTEGRATION: unset =
 use it if it answers, 0 = never, 1 = must), the same files run there too and must give the same
 rows.

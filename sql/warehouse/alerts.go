@@ -30,7 +30,7 @@ type AlertRule struct {
 	MinAttempts int64
 }
 
-// PageRule is the rule of shared/SCENARIOS.md: page when the per-attempt technical join-failure
+// PageRule is the paging rule of sql/README.md (Metric definitions): page when the per-attempt technical join-failure
 // rate is over 5 % for 2 consecutive minutes with >= 25 attempts a minute.
 var PageRule = AlertRule{Threshold: 0.05, For: 2, MinAttempts: MinAttempts}
 

@@ -92,7 +92,7 @@ func open(ctx context.Context, cfg Config, database string, logger *slog.Logger)
 }
 
 // versionWarning is what clickhouse-go logs at Warn on every new connection to a server older
-// than it supports. 18.16 is the server this project runs on purpose (shared/PLATFORM.md), so the
+// than it supports. 18.16 is the server this project runs on purpose (Debian's package; see sql/README.md), so the
 // message is noise there: quietHandler passes it on at Debug.
 const versionWarning = "unsupported clickhouse version"
 

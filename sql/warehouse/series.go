@@ -181,7 +181,7 @@ func FailureRateBy(ctx context.Context, conn Querier, space string, from, to tim
 }
 
 // UserFailureRate returns the per-user join-failure rate of space per bucket of step (users with
-// attempts and no successful join ÷ users with attempts, SCENARIOS' definition); sparse. Runs
+// attempts and no successful join ÷ users with attempts, as sql/README.md defines it); sparse. Runs
 // queries/user_failure_rate.sql, which Summary reads too.
 func UserFailureRate(ctx context.Context, conn Querier, space string, from, to time.Time, step time.Duration) (RateSeries, error) {
 	var s RateSeries

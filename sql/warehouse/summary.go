@@ -10,7 +10,7 @@ import (
 )
 
 // SpaceSummary is the figures of one space over a window, each event_id counted once. The metric
-// definitions are shared/SCENARIOS.md's; queries/summary.sql says where each comes from.
+// definitions are sql/README.md's; queries/summary.sql says where each comes from.
 type SpaceSummary struct {
 	Space    string
 	From, To time.Time // whole seconds, UTC, both inclusive

@@ -19,7 +19,7 @@ import (
 	"github.com/spacepulse/spacepulse/sql/warehouse"
 )
 
-// runNight replays a scenario (shared/SCENARIOS.md) through the embedded
+// runNight replays a scenario (producers/scenario/scenarios/) through the embedded
 // broker into ClickHouse, then tells the story of the night from ClickHouse
 // and checks every figure against the scenario's ground truth.
 func runNight(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) (ok bool, err error) {

@@ -11,7 +11,7 @@ import (
 
 // truth is the ground truth of one space, computed from the events as they
 // were generated (each once, before duplicate deliveries), with the metric
-// definitions of shared/SCENARIOS.md as sql/queries implements them.
+// definitions of sql/README.md as sql/queries implements them.
 type truth struct {
 	space       string
 	first, last int64 // first and last second with an event

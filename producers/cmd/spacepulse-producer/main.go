@@ -3,7 +3,7 @@
 //	spacepulse-producer send [-file events.ndjson]      one JSON event per line, sent as is
 //	spacepulse-producer load -events N -rate R -spaces S   a synthetic load
 //	spacepulse-producer replay -scenario trump-musk-2024 [-scale 0.01 -seed N -speed 60 -truth F]
-//	                                                    a night of shared/SCENARIOS.md
+//	                                                    a night of producers/scenario/scenarios/
 //
 // Every flag has an environment equivalent: SPACEPULSE_ + the flag name in
 // upper case with - as _ (e.g. -kafka-brokers is SPACEPULSE_KAFKA_BROKERS).
