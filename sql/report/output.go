@@ -59,14 +59,19 @@ type jsonReport struct {
 	FailuresByCodeMinutes string          `json:"failures_by_code_window"`
 	AlertRule             jsonAlertRule   `json:"alert_rule"`
 	Alerts                []jsonAlert     `json:"alerts"`
+	// IngestWatermark is what the consumers had landed (null: no consumer recorded progress, every
+	// minute taken as complete); AlertIncompleteMinutes the last minutes not judged because of it.
+	IngestWatermark        *string `json:"ingest_watermark"`
+	AlertIncompleteMinutes int     `json:"alert_incomplete_minutes"`
 }
 
 // jsonAlertRule is warehouse.AlertRule: over threshold for `for_minutes` minutes, each with at
 // least min_attempts attempts.
 type jsonAlertRule struct {
-	Threshold   float64 `json:"threshold"`
-	ForMinutes  int     `json:"for_minutes"`
-	MinAttempts int64   `json:"min_attempts"`
+	Threshold       float64 `json:"threshold"`
+	ForMinutes      int     `json:"for_minutes"`
+	MinAttempts     int64   `json:"min_attempts"`
+	LatenessSeconds int     `json:"lateness_seconds"`
 }
 
 // jsonAlert is one firing; cleared_at is null when the alert was still firing at the window's end.
@@ -116,7 +121,13 @@ func (r *Report) WriteJSON(w io.Writer) error {
 		FailuresByCodeMinutes: rfc3339(s.From.Truncate(time.Minute)) + "/" +
 			rfc3339(s.To.Truncate(time.Minute).Add(time.Minute-time.Second)),
 	}
-	doc.AlertRule = jsonAlertRule{Threshold: r.Rule.Threshold, ForMinutes: r.Rule.For, MinAttempts: r.Rule.MinAttempts}
+	doc.AlertRule = jsonAlertRule{Threshold: r.Rule.Threshold, ForMinutes: r.Rule.For, MinAttempts: r.Rule.MinAttempts,
+		LatenessSeconds: int(r.Rule.Lateness / time.Second)}
+	if r.Watermark.Known {
+		wm := rfc3339(r.Watermark.At)
+		doc.IngestWatermark = &wm
+	}
+	doc.AlertIncompleteMinutes = incompleteMinutes(r.AlertMinutes)
 	doc.Alerts = make([]jsonAlert, 0, len(r.Alerts))
 	for _, a := range r.Alerts {
 		ja := jsonAlert{FiredAt: rfc3339(a.FiredAt)}
@@ -204,6 +215,12 @@ func (r *Report) WriteText(w io.Writer) error {
 			line(label, "fired %s, cleared %s (%s)", rfc3339(a.FiredAt), rfc3339(a.ClearedAt), a.ClearedAt.Sub(a.FiredAt))
 		}
 	}
+	if n := incompleteMinutes(r.AlertMinutes); n > 0 && r.Watermark.Known {
+		line("", "last %d min not judged (yet): the window ends inside them or the consumers have landed events only up to %s (+%s lateness)",
+			n, rfc3339(r.Watermark.At), r.Rule.Lateness)
+	} else if n > 0 {
+		line("", "last minute not judged: the window ends inside it")
+	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
@@ -246,4 +263,15 @@ func ms(v *int64) string {
 		return "n/a"
 	}
 	return num(*v) + " ms"
+}
+
+// incompleteMinutes counts the minutes the alert rule has not judged yet (the last ones).
+func incompleteMinutes(ms []warehouse.AlertMinute) int {
+	n := 0
+	for _, m := range ms {
+		if !m.Complete {
+			n++
+		}
+	}
+	return n
 }

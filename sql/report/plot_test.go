@@ -52,7 +52,8 @@ func night() (*Report, []Phase) {
 		}
 		r.FailureRate = append(r.FailureRate, b)
 	}
-	r.Alerts = warehouse.AlertTimeline(r.FailureRate, r.Rule)
+	// What alert_state.sql gives for these minutes (sql/warehouse tests the rule itself).
+	r.Alerts = []warehouse.AlertTransition{{FiredAt: at(-7), ClearedAt: at(51)}}
 	peak := r.Concurrency[0]
 	for _, p := range r.Concurrency {
 		if p.Listeners > peak.Listeners {

@@ -30,8 +30,13 @@ type Report struct {
 	FailuresByCode []warehouse.Breakdown     // whole minutes overlapping the window
 	// Rule is the alert rule Alerts were evaluated with (Build: warehouse.PageRule).
 	Rule warehouse.AlertRule
-	// Alerts is when Rule would have fired and cleared over FailureRate, in order.
-	Alerts []warehouse.AlertTransition
+	// AlertMinutes is Rule evaluated minute by minute (warehouse.AlertState, the query the
+	// Grafana alert reads), Alerts its firings in order.
+	AlertMinutes []warehouse.AlertMinute
+	Alerts       []warehouse.AlertTransition
+	// Watermark is the ingest watermark the minutes were judged against: minutes after it (less
+	// the rule's lateness) are incomplete, not judged yet.
+	Watermark warehouse.Watermark
 }
 
 // Build runs the queries for opts. A space without events fails with an error wrapping
@@ -65,7 +70,18 @@ func Build(ctx context.Context, q warehouse.Querier, opts Options) (*Report, err
 		return nil, err
 	}
 	r.Rule = warehouse.PageRule
-	r.Alerts = warehouse.AlertTimeline(r.FailureRate, r.Rule)
+	if r.Watermark, err = warehouse.IngestWatermark(ctx, q); err != nil {
+		return nil, err
+	}
+	// The room's last minute is whole unless the window was cut inside it.
+	alertTo := to
+	if opts.To.IsZero() {
+		alertTo = to.UTC().Truncate(time.Minute).Add(time.Minute - time.Second)
+	}
+	if r.AlertMinutes, err = warehouse.AlertState(ctx, q, opts.Space, from, alertTo, r.Rule, r.Watermark); err != nil {
+		return nil, err
+	}
+	r.Alerts = warehouse.Transitions(r.AlertMinutes)
 	if r.FailuresByCode, err = warehouse.FailuresBy(ctx, q, opts.Space, from, to, "code"); err != nil {
 		return nil, err
 	}

@@ -92,8 +92,13 @@ def bind(sql, params):
     return "".join(out)
 
 
+INCLUDE = re.compile(r"^[ \t]*\{\{query ([a-z0-9_]+)\}\}[ \t]*$", re.M)
+
+
 def query_text(name):
-    return open(QUERIES[name]).read()
+    """The text of queries/NAME.sql with each {{query OTHER}} line replaced by OTHER's text, as
+    sql/warehouse does."""
+    return INCLUDE.sub(lambda m: query_text(m.group(1)), open(QUERIES[name]).read())
 
 
 def split_statements(text):

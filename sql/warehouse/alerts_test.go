@@ -2,6 +2,7 @@ package warehouse_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -54,14 +55,15 @@ func timeline(ts []warehouse.AlertTransition) string {
 	return strings.Join(parts, " ")
 }
 
-func TestAlertTimeline(t *testing.T) {
-	f := func(pattern, want string) {
-		t.Helper()
-		if got := timeline(warehouse.AlertTimeline(minutes(pattern), warehouse.PageRule)); got != want {
-			t.Fatalf("AlertTimeline(%q) = %q, want %q", pattern, got, want)
-		}
+// TestAlertStatePatterns runs alert_state.sql on rooms built from patterns (see minutes), each
+// its own space in one database, and checks each firing; the same patterns go through the model.
+func TestAlertStatePatterns(t *testing.T) {
+	type tc struct {
+		rule          warehouse.AlertRule
+		pattern, want string
 	}
-	f("", "")
+	var cases []tc
+	f := func(pattern, want string) { cases = append(cases, tc{warehouse.PageRule, pattern, want}) }
 	f("gggg", "")
 	f("B", "")                            // one bad minute is not enough
 	f("BB", "2-")                         // fires at the end of the 2nd bad minute, still firing
@@ -82,18 +84,108 @@ func TestAlertTimeline(t *testing.T) {
 	f("gBBggBBBg.BBBxx", "3-4 7-9 12-14") // several firings
 
 	// The rule's fields.
-	g := func(rule warehouse.AlertRule, pattern, want string) {
-		t.Helper()
-		if got := timeline(warehouse.AlertTimeline(minutes(pattern), rule)); got != want {
-			t.Fatalf("AlertTimeline(%q, %+v) = %q, want %q", pattern, rule, got, want)
-		}
-	}
+	g := func(rule warehouse.AlertRule, pattern, want string) { cases = append(cases, tc{rule, pattern, want}) }
 	g(warehouse.AlertRule{Threshold: 0.05, For: 1, MinAttempts: 25}, "gBg", "2-3")
 	g(warehouse.AlertRule{Threshold: 0.05, For: 0, MinAttempts: 25}, "gBg", "2-3") // For < 1 is 1
 	g(warehouse.AlertRule{Threshold: 0.05, For: 3, MinAttempts: 25}, "BBgBBBg", "6-7")
 	g(warehouse.AlertRule{Threshold: 0.25, For: 2, MinAttempts: 25}, "BBBB", "")   // 20 % is not over 25 %
 	g(warehouse.AlertRule{Threshold: 0.04, For: 2, MinAttempts: 25}, "====", "2-") // 5 % is over 4 %
 	g(warehouse.AlertRule{Threshold: 0.05, For: 2, MinAttempts: 20}, "..", "2-")   // 24 attempts are data now
+
+	conn, _ := newTestDB(t)
+	ctx := testContext(t)
+	var evs []event
+	for i, c := range cases {
+		evs = append(evs, patternEvents(fmt.Sprint("p", i), c.pattern)...)
+	}
+	insertEvents(t, ctx, conn, evs)
+	for i, c := range cases {
+		if got := timeline(modelTimeline(minutes(c.pattern), c.rule)); got != c.want {
+			t.Errorf("model(%q, %+v) = %q, want %q", c.pattern, c.rule, got, c.want)
+		}
+		got := timeline(warehouse.Transitions(alertState(t, conn, fmt.Sprint("p", i), c.pattern, c.rule, warehouse.Watermark{})))
+		if got != c.want {
+			t.Errorf("alert_state(%q, %+v) = %q, want %q", c.pattern, c.rule, got, c.want)
+		}
+	}
+}
+
+// TestAlertStateMatchesModel checks alert_state.sql against the model on random rooms, whole and
+// cut off by a watermark: a minute not yet complete is judged by neither, and carries the state
+// before it.
+func TestAlertStateMatchesModel(t *testing.T) {
+	conn, _ := newTestDB(t)
+	ctx := testContext(t)
+	rng := rand.New(rand.NewPCG(7, 8))
+	patterns := make([]string, 40)
+	var evs []event
+	for i := range patterns {
+		b := make([]byte, 5+rng.IntN(30))
+		for j := range b {
+			b[j] = "BBBgg.x=_"[rng.IntN(9)]
+		}
+		patterns[i] = string(b)
+		evs = append(evs, patternEvents(fmt.Sprint("r", i), patterns[i])...)
+	}
+	insertEvents(t, ctx, conn, evs)
+	rule := warehouse.PageRule
+	for i, p := range patterns {
+		space := fmt.Sprint("r", i)
+		if got, want := timeline(warehouse.Transitions(alertState(t, conn, space, p, rule, warehouse.Watermark{}))), timeline(modelTimeline(minutes(p), rule)); got != want {
+			t.Fatalf("%s %q: alert_state %q, model %q", space, p, got, want)
+		}
+		// A watermark k minutes in: minutes ending after it minus the lateness are incomplete.
+		k := rng.IntN(len(p) + 2)
+		wm := warehouse.Watermark{Known: true, At: t0.Add(time.Duration(k)*time.Minute + rule.Lateness)}
+		ms := alertState(t, conn, space, p, rule, wm)
+		done := min(k, len(p))
+		for j, m := range ms {
+			if m.Complete != (j < done) {
+				t.Fatalf("%s %q, watermark at minute %d: minute %d complete = %v", space, p, k, j, m.Complete)
+			}
+			if !m.Complete && (m.State != "incomplete" || (j > 0 && m.Firing != ms[j-1].Firing) || (j == 0 && m.Firing)) {
+				t.Fatalf("%s %q, watermark at minute %d: incomplete minute %d is %+v", space, p, k, j, m)
+			}
+		}
+		if got, want := timeline(warehouse.Transitions(ms)), timeline(modelTimeline(minutes(p[:done]), rule)); got != want {
+			t.Fatalf("%s %q, watermark at minute %d: alert_state %q, model on the complete minutes %q", space, p, k, got, want)
+		}
+	}
+}
+
+// patternEvents is the events of minutes(pattern) in space: joins and join errors spread over
+// each minute.
+func patternEvents(space, pattern string) []event {
+	var evs []event
+	for i, b := range minutes(pattern) {
+		for a := range b.Attempts {
+			e := event{ID: uuid.New(), Session: uuid.New(), Space: space, User: fmt.Sprintf("u%d-%d", i, a),
+				Role: "listener", JoinMs: -1, Kind: "join",
+				TsMs: b.Start.Add(time.Duration(a) * time.Minute / time.Duration(b.Attempts)).UnixMilli()}
+			switch {
+			case a < b.TechnicalFailures:
+				e.Kind, e.Phase, e.Code = "error", "join", technicalCodes[a%int64(len(technicalCodes))]
+			case a < b.TechnicalFailures+b.BusinessFailures:
+				e.Kind, e.Phase, e.Code = "error", "join", businessCodes[a%int64(len(businessCodes))]
+			}
+			evs = append(evs, e)
+		}
+	}
+	return evs
+}
+
+// alertState runs warehouse.AlertState over the minutes of pattern from t0.
+func alertState(t *testing.T, conn warehouse.Querier, space, pattern string, rule warehouse.AlertRule, wm warehouse.Watermark) []warehouse.AlertMinute {
+	t.Helper()
+	to := t0.Add(time.Duration(len(pattern))*time.Minute - time.Second)
+	ms, err := warehouse.AlertState(testContext(t), conn, space, t0, to, rule, wm)
+	if err != nil {
+		t.Fatalf("AlertState(%s): %v", space, err)
+	}
+	if len(ms) != len(pattern) {
+		t.Fatalf("AlertState(%s): %d minutes, want %d", space, len(ms), len(pattern))
+	}
+	return ms
 }
 
 func TestAlertTransitionFiring(t *testing.T) {
@@ -113,11 +205,11 @@ func TestAlertTransitionFiring(t *testing.T) {
 	f(open, 0, false)
 }
 
-// TestAlertTimelineFromClickHouse runs the rule on FailureRate over a night with a known failure
+// TestAlertStateFromClickHouse runs the rule (alert_state.sql and the model) on FailureRate over a night with a known failure
 // window: technical failures in minutes 2-5 (minute 4 quiet), recovery in 6, a short relapse in 8,
 // and a room end (space_ended only) in 10-12. Events are delivered twice in part, as at least once
 // delivery does.
-func TestAlertTimelineFromClickHouse(t *testing.T) {
+func TestAlertStateFromClickHouse(t *testing.T) {
 	conn, _ := newTestDB(t)
 	ctx := testContext(t)
 	type minute struct{ attempts, technical, business int }
@@ -161,7 +253,7 @@ func TestAlertTimelineFromClickHouse(t *testing.T) {
 	if len(buckets) != len(night) || buckets[3].Attempts != 60 || buckets[3].TechnicalFailures != 50 {
 		t.Fatalf("FailureRate: %d buckets (minute 3: %+v), want %d and 60 attempts, 50 failures", len(buckets), buckets[3], len(night))
 	}
-	if got, want := timeline(warehouse.AlertTimeline(buckets, warehouse.PageRule)), "4-7"; got != want {
+	if got, want := timeline(modelTimeline(buckets, warehouse.PageRule)), "4-7"; got != want {
 		t.Fatalf("AlertTimeline = %q, want %q (fires at t0+4m, clears at t0+7m, nothing after the room ends)", got, want)
 	}
 	// The same night cut off inside the failure window is still firing at its end.
@@ -169,7 +261,59 @@ func TestAlertTimelineFromClickHouse(t *testing.T) {
 	if err != nil {
 		t.Fatalf("FailureRate: %v", err)
 	}
-	if got, want := timeline(warehouse.AlertTimeline(buckets, warehouse.PageRule)), "4-"; got != want {
+	if got, want := timeline(modelTimeline(buckets, warehouse.PageRule)), "4-"; got != want {
 		t.Fatalf("AlertTimeline to t0+5m30s = %q, want %q", got, want)
 	}
+	// alert_state.sql over the same data, the room over and cut off (minute 5 is incomplete then).
+	for _, c := range []struct {
+		to   time.Duration
+		want string
+	}{{13*time.Minute - time.Second, "4-7"}, {5*time.Minute + 30*time.Second, "4-"}} {
+		ms, err := warehouse.AlertState(ctx, conn, "room", t0, t0.Add(c.to), warehouse.PageRule, warehouse.Watermark{})
+		if err != nil {
+			t.Fatalf("AlertState: %v", err)
+		}
+		if got := timeline(warehouse.Transitions(ms)); got != c.want {
+			t.Fatalf("AlertState to t0+%s = %q, want %q", c.to, got, c.want)
+		}
+	}
+}
+
+// modelTimeline is the paging rule written as a loop, the model alert_state.sql is checked against: it evaluates rule over buckets, per-minute FailureBuckets in time order (as
+// FailureRate returns them), and returns each firing in order. Buckets are one minute long; a
+// gap between two buckets' Start counts as minutes with no data. Pure: no clock, no I/O.
+func modelTimeline(buckets []warehouse.FailureBucket, rule warehouse.AlertRule) []warehouse.AlertTransition {
+	need := max(rule.For, 1)
+	var (
+		out     []warehouse.AlertTransition
+		bad     int  // consecutive bad minutes so far, while not firing
+		firing  bool // an element of out is open
+		prevEnd time.Time
+	)
+	for _, b := range buckets {
+		start := b.Start.UTC()
+		if !prevEnd.IsZero() && start.After(prevEnd) {
+			bad = 0 // missing minutes are no data
+		}
+		end := start.Add(time.Minute)
+		prevEnd = end
+		if b.Attempts < rule.MinAttempts || b.Attempts <= 0 {
+			bad = 0 // no data: breaks a pending run, keeps a firing alert firing
+			continue
+		}
+		isBad := float64(b.TechnicalFailures)/float64(b.Attempts) > rule.Threshold
+		switch {
+		case firing && !isBad:
+			out[len(out)-1].ClearedAt = end
+			firing = false
+		case !firing && isBad:
+			if bad++; bad >= need {
+				out = append(out, warehouse.AlertTransition{FiredAt: end})
+				firing, bad = true, 0
+			}
+		case !firing:
+			bad = 0
+		}
+	}
+	return out
 }

@@ -19,7 +19,7 @@ import (
 
 // LatestVersion is the highest migration version in package sql: a database whose SchemaVersion
 // is lower needs Migrate.
-const LatestVersion = 5
+const LatestVersion = 6
 
 // dbPlaceholder stands for the target database in migration files.
 const dbPlaceholder = "{db}"

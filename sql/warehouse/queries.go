@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"strings"
 	"time"
 
@@ -46,7 +47,29 @@ func mustLoadQueries(fsys fs.FS) map[string]string {
 		}
 		out[strings.TrimSuffix(path.Base(name), ".sql")] = string(text)
 	}
+	for name, text := range out {
+		out[name] = includeQueries(name, text, out, 0)
+	}
 	return out
+}
+
+// include is how a query file takes another's rows as a subquery: a line {{query NAME}} stands
+// for the text of queries/NAME.sql (its parameters become the includer's), so that a figure built
+// on another (alert_state on failure_rate) cannot drift from it. sql/tests expands it the same way.
+var include = regexp.MustCompile(`(?m)^[ \t]*\{\{query ([a-z0-9_]+)\}\}[ \t]*$`)
+
+func includeQueries(name, text string, all map[string]string, depth int) string {
+	if depth > 4 {
+		panic("queries/" + name + ".sql: {{query}} nested too deep (a cycle?)")
+	}
+	return include.ReplaceAllStringFunc(text, func(line string) string {
+		inc := include.FindStringSubmatch(line)[1]
+		body, ok := all[inc]
+		if !ok {
+			panic("queries/" + name + ".sql includes queries/" + inc + ".sql, which does not exist")
+		}
+		return includeQueries(inc, body, all, depth+1)
+	})
 }
 
 // Query returns the text of the embedded query file name (e.g. "concurrency"), for callers that run it themselves with their own scanning; ok is false for an
