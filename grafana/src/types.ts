@@ -2,7 +2,7 @@ import { DataSourceJsonData } from '@grafana/data';
 import { DataQuery } from '@grafana/schema';
 
 /** Query types; pkg/plugin/query.go QueryTypes is the authority. */
-export type QueryType = 'concurrency' | 'activity' | 'joinFailureRate' | 'errorsByCode' | 'joinLatency' | 'spaces' | 'sql';
+export type QueryType = 'concurrency' | 'activity' | 'joinFailureRate' | 'errorsByCode' | 'joinLatency' | 'alertState' | 'spaces' | 'sql';
 
 export const queryTypes: Array<{ value: QueryType; label: string; description: string }> = [
   { value: 'concurrency', label: 'Concurrency', description: 'Concurrent listeners per room (peak or last per interval)' },
@@ -10,6 +10,7 @@ export const queryTypes: Array<{ value: QueryType; label: string; description: s
   { value: 'joinFailureRate', label: 'Join-failure rate', description: 'Technical join failures per attempt or per user' },
   { value: 'errorsByCode', label: 'Errors by code', description: 'Join errors per interval and code' },
   { value: 'joinLatency', label: 'Join latency', description: 'p50 / p95 / p99 of join_ms' },
+  { value: 'alertState', label: 'Page state', description: 'The join-failure page per room, minute by minute (what the alert rule thresholds)' },
   { value: 'spaces', label: 'Rooms table', description: 'One row of figures per room' },
   { value: 'sql', label: 'SQL', description: 'Raw read-only SQL with macros' },
 ];
@@ -21,6 +22,7 @@ export const groupByAllowed: Record<QueryType, string[]> = {
   joinFailureRate: ['', 'room', 'client', 'region', 'country', 'app_version', 'code'],
   errorsByCode: ['', 'room'],
   joinLatency: ['', 'room', 'client', 'region', 'country', 'app_version'],
+  alertState: [''],
   spaces: [''],
   sql: [''],
 };

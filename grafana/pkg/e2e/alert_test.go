@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/spacepulse/spacepulse/sql/report"
+	"github.com/spacepulse/spacepulse/sql/warehouse"
 )
 
 // alertRule is the part of the provisioned rule the test replays.
@@ -38,8 +41,9 @@ func grafanaDir(t testing.TB) string {
 // TestAlertFiresAndClears replays room-a's failure window minute by minute through the
 // provisioned alert rule, as Grafana's alert engine would evaluate it (the FromAlert header, the
 // rule's relative time range, the reduce and threshold expressions), and checks it fires exactly
-// in minutes 4, 5 and 12: not on business errors, not on minutes under 25 attempts, and it clears
-// as soon as one of the last two complete minutes is back under 5 %.
+// in minutes 4, 5, 12 and 13: not on business errors, not on minutes under 25 attempts, kept
+// firing by a minute with no data and cleared by a good one. The plugin's minutes must be the
+// report's, minute by minute (one query, sql/queries/alert_state.sql).
 func TestAlertFiresAndClears(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(grafanaDir(t), "provisioning", "alerting", "join-failure-rate.yaml"))
 	if err != nil {
@@ -51,11 +55,9 @@ func TestAlertFiresAndClears(t *testing.T) {
 	}
 	rule := file.Groups[0].Rules[0]
 	a, b, c := rule.Data[0], rule.Data[1], rule.Data[2]
-	if a.DatasourceUID != "spacepulse" || b.Model["reducer"] != "min" || c.Model["type"] != "threshold" {
+	if a.DatasourceUID != "spacepulse" || a.Model["queryType"] != "alertState" || b.Model["reducer"] != "last" || c.Model["type"] != "threshold" {
 		t.Fatalf("unexpected rule shape: %+v", rule)
 	}
-	settings := b.Model["settings"].(map[string]any)
-	replaceWith := float64(settings["replaceWithValue"].(int))
 	threshold := c.Model["conditions"].([]any)[0].(map[string]any)["evaluator"].(map[string]any)["params"].([]any)[0].(float64)
 
 	l := load(t)
@@ -75,27 +77,45 @@ func TestAlertFiresAndClears(t *testing.T) {
 			if label(f, "room") != "room-a" {
 				continue
 			}
-			ts, rates := series[*float64](t, f, "rate")
-			// Only complete minutes: the two before the current one.
-			if m >= 2 && (len(ts) != 2 || !ts[1].Equal(t0.Add(time.Duration(m-1)*time.Minute))) {
-				t.Errorf("minute %d: buckets %v, want the 2 complete minutes before %s", m, ts, now)
+			if len(f.Fields) != 2 {
+				t.Fatalf("minute %d: the alert engine gets %d fields, want time and firing only (one series per room)", m, len(f.Fields))
 			}
-			low := 0.0
-			for i, r := range rates {
-				v := replaceWith
-				if r != nil {
-					v = *r
-				}
-				if i == 0 || v < low {
-					low = v
-				}
-			}
-			if len(rates) > 0 && low > threshold {
+			_, firing := series[float64](t, f, "firing")
+			if len(firing) > 0 && firing[len(firing)-1] > threshold {
 				fired = append(fired, m)
 			}
 		}
 	}
 	if !slices.Equal(fired, alertFiresAt) {
 		t.Errorf("alert fired in minutes %v, want %v", fired, alertFiresAt)
+	}
+
+	// A panel over the whole night and the report: the same minutes.
+	end := t0.Add(time.Duration(len(replay)+2)*time.Minute - time.Second)
+	resp := l.c.queryData(t, l.in, nil, query{refID: "A", model: map[string]any{"queryType": "alertState", "rooms": []string{"room-a"}},
+		interval: time.Minute, from: t0.Add(-time.Hour), to: end})
+	r := resp.Responses["A"]
+	if r.Error != nil || len(r.Frames) != 1 {
+		t.Fatalf("alertState panel: %v, %d frames", r.Error, len(r.Frames))
+	}
+	rep, err := report.Build(t.Context(), l.conn, report.Options{Space: "room-a", To: end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, firing := series[float64](t, r.Frames[0], "firing")
+	_, states := series[string](t, r.Frames[0], "state")
+	var want []warehouse.AlertMinute
+	for _, m := range rep.AlertMinutes {
+		if len(ts) > 0 && !m.Start.Before(ts[0]) {
+			want = append(want, m)
+		}
+	}
+	if len(ts) == 0 || len(want) != len(ts) {
+		t.Fatalf("panel has %d minutes, the report %d", len(ts), len(want))
+	}
+	for i, m := range want {
+		if !ts[i].Equal(m.Start) || (firing[i] == 1) != m.Firing || states[i] != m.State {
+			t.Fatalf("minute %s: panel firing=%v %s, report %+v", ts[i], firing[i], states[i], m)
+		}
 	}
 }

@@ -8,14 +8,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 )
 
 // loaded is a database with the scenario and a plugin process to ask.
 type loaded struct {
-	m  model
-	c  *client
-	in instance
+	m    model
+	c    *client
+	in   instance
+	conn driver.Conn
 }
 
 func load(t *testing.T) loaded {
@@ -26,7 +28,7 @@ func load(t *testing.T) loaded {
 	// consumer's job): the rollups hold several rows per cell.
 	insert(t, conn, evs[:len(evs)/3])
 	insert(t, conn, evs[len(evs)/3:])
-	return loaded{m: model{evs: evs}, c: launch(t), in: in}
+	return loaded{m: model{evs: evs}, c: launch(t), in: in, conn: conn}
 }
 
 // series returns the time column and the named value column of f.

@@ -18,17 +18,18 @@ var t0 = time.Date(2024, 8, 13, 0, 0, 0, 0, time.UTC)
 // join errors (the rest succeed).
 type minute struct{ attempts, technical, business int }
 
-// replay is room-a's failure window. With the alert rule (technical rate > 5 % in both of the
-// last two complete minutes, each with >= 25 attempts), evaluations in minutes 4, 5 and 12 fire:
-// minutes 2-4 and 10-11 are over 5 %, 6-7 are 100 % but under 25 attempts, 8-9 fail only with
-// business errors (space_ended).
+// replay is room-a's failure window. With the page (technical rate > 5 % in 2 consecutive
+// complete minutes, each with >= 25 attempts) evaluations in minutes 4, 5, 12 and 13 fire:
+// minutes 2-4 and 10-11 are over 5 % (fired after 3, kept by 4, cleared by 5), 6-7 are 100 % but
+// under 25 attempts (no data), 8-9 fail only with business errors (space_ended: good minutes),
+// 12 has no events (no data: still firing at 13).
 var replay = []minute{
 	{100, 1, 0}, {100, 2, 0}, {100, 60, 0}, {100, 80, 0}, {100, 10, 0}, {100, 3, 0},
 	{20, 20, 0}, {20, 20, 0}, {100, 0, 100}, {100, 0, 100}, {30, 3, 0}, {30, 2, 0},
 }
 
 // alertFiresAt are the minutes (from t0) whose evaluation fires.
-var alertFiresAt = []int{4, 5, 12}
+var alertFiresAt = []int{4, 5, 12, 13}
 
 var (
 	technicalCodes = []string{"details_not_available", "space_not_available", "timeout", "server_error", "rate_limited"}

@@ -19,10 +19,11 @@ const (
 	TypeJoinLatency     = "joinLatency"
 	TypeSpaces          = "spaces"
 	TypeSQL             = "sql"
+	TypeAlertState      = "alertState"
 )
 
 // QueryTypes lists every query type, in the order the editor offers them.
-var QueryTypes = []string{TypeConcurrency, TypeActivity, TypeJoinFailureRate, TypeErrorsByCode, TypeJoinLatency, TypeSpaces, TypeSQL}
+var QueryTypes = []string{TypeConcurrency, TypeActivity, TypeJoinFailureRate, TypeErrorsByCode, TypeJoinLatency, TypeAlertState, TypeSpaces, TypeSQL}
 
 // Values of Query.Reduce and Query.Rate.
 const (
@@ -40,6 +41,7 @@ var groupByAllowed = map[string][]string{
 	TypeJoinFailureRate: {"", "room", "client", "region", "country", "app_version", "code"},
 	TypeErrorsByCode:    {"", "room"},
 	TypeJoinLatency:     {"", "room", "client", "region", "country", "app_version"},
+	TypeAlertState:      {""},
 	TypeSpaces:          {""},
 	TypeSQL:             {""},
 }
@@ -167,6 +169,9 @@ func (q *Query) Validate() error {
 	}
 	if q.CompleteBuckets < 0 || q.CompleteBuckets > 10_000 {
 		return bad("completeBuckets %d: want 0 to 10000", q.CompleteBuckets)
+	}
+	if q.QueryType == TypeAlertState && (q.IntervalSeconds != 0 || q.CompleteBuckets != 0 || q.IncludeCounts || len(q.Percentiles) > 0 || q.TechnicalOnly) {
+		return bad("alertState takes rooms only: the rule (per-minute, complete minutes by the ingest watermark) is fixed in sql/queries/alert_state.sql")
 	}
 	if q.Live && q.QueryType != TypeConcurrency {
 		return bad("live applies to concurrency only")

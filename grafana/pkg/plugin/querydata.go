@@ -58,7 +58,7 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery, uid string
 	if err != nil {
 		return errorResponse(backend.DownstreamError(err))
 	}
-	if fromAlert && q.QueryType != TypeSQL && q.QueryType != TypeSpaces && q.CompleteBuckets == 0 {
+	if fromAlert && q.QueryType != TypeSQL && q.QueryType != TypeSpaces && q.QueryType != TypeAlertState && q.CompleteBuckets == 0 {
 		q.CompleteBuckets = -1 // complete buckets of the whole range
 	}
 	ctx, cancel := d.queryContext(ctx)
@@ -92,6 +92,8 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery, uid string
 		frames, err = d.rawSQL(ctx, conn, r, dq)
 	case TypeSpaces:
 		frames, err = d.spaces(ctx, conn, r)
+	case TypeAlertState:
+		frames, err = d.alertState(ctx, conn, r, fromAlert)
 	default:
 		frames, err = d.perRoom(ctx, conn, r)
 	}
