@@ -24,6 +24,7 @@ type batch struct {
 	rec        arrow.RecordBatch // nil when no event is to be inserted
 	dead       []kafka.Message
 	commits    []kafka.Message // the highest message of each partition
+	marks      []mark          // the same, with high watermarks and newest event times
 	valid      int             // events inserted
 	duplicates int             // valid events dropped: they had landed already
 	lookups    int             // events looked up in ClickHouse
@@ -64,6 +65,7 @@ type batcher struct {
 	dead  []kafka.Message
 	topic string        // of the messages in this batch
 	last  map[int]int64 // the highest offset of each partition in this batch
+	marks map[int]mark  // the same with its high watermark, and the newest valid event time
 	n     int           // messages (valid and invalid)
 	dups  int
 	bytes int
@@ -86,6 +88,7 @@ func newBatcher(cfg *Config, mem memory.Allocator, loads, landed *atomic.Int64, 
 		dec:      schemas.NewDecoder(),
 		app:      schemas.NewAppender(mem),
 		last:     make(map[int]int64),
+		marks:    make(map[int]mark),
 		idx:      newIndex(cfg.DedupWindow, cfg.DedupMaxIDs, cfg.Now, landed),
 		store:    cfg.Landed,
 		loads:    loads,
@@ -114,6 +117,9 @@ func (b *batcher) add(ctx context.Context, f *fetched) (bool, error) {
 	b.topic = m.Topic
 	if off, ok := b.last[m.Partition]; !ok || m.Offset > off {
 		b.last[m.Partition] = m.Offset
+		mk := b.marks[m.Partition]
+		mk.partition, mk.offset, mk.hwm = m.Partition, m.Offset, m.HighWaterMark
+		b.marks[m.Partition] = mk
 	}
 	// A partition seen for the first time, or not where it left off, was (re)assigned: other
 	// consumers may have landed its events since the index last loaded.
@@ -131,6 +137,10 @@ func (b *batcher) add(ctx context.Context, f *fetched) (bool, error) {
 	if err != nil {
 		b.dead = append(b.dead, deadLetter(m, err.Error()))
 		return b.full(), nil
+	}
+	if mk := b.marks[m.Partition]; b.ev.TS > mk.maxEventMilli {
+		mk.maxEventMilli = b.ev.TS
+		b.marks[m.Partition] = mk
 	}
 	sec := floorDiv(b.ev.TS, 1000)
 	if b.needLoad {
@@ -245,8 +255,10 @@ func (b *batcher) cut(ctx context.Context) (*batch, error) {
 	}
 	for p, off := range b.last {
 		out.commits = append(out.commits, kafka.Message{Topic: b.topic, Partition: p, Offset: off})
+		out.marks = append(out.marks, b.marks[p])
 	}
 	clear(b.last)
+	clear(b.marks)
 	b.dead, b.n, b.bytes, b.dups = nil, 0, 0, 0
 	// A new record starts with empty builders: size them once instead of
 	// letting every column grow by doubling through the next batch.

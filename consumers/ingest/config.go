@@ -43,6 +43,15 @@ type Config struct {
 	// DedupMaxIDs bounds the index's ids (default DefaultDedupMaxIDs, ~30 bytes each).
 	DedupMaxIDs int
 
+	// Progress, when set, receives what the pipeline has committed and a heartbeat every
+	// ProgressInterval (default DefaultProgressInterval), for the ingest watermark the alert
+	// reads (ProgressTo); Group and ConsumerID name this consumer in those records (ConsumerID
+	// defaults to NewConsumerID()). Nil: nothing is recorded.
+	Progress         ProgressStore
+	ProgressInterval time.Duration
+	Group            string
+	ConsumerID       string
+
 	// Now is the clock used to reject events too far in the future
 	// (default time.Now).
 	Now func() time.Time
@@ -98,6 +107,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.ProgressInterval == 0 {
+		c.ProgressInterval = DefaultProgressInterval
+	}
+	if c.ConsumerID == "" {
+		c.ConsumerID = NewConsumerID()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

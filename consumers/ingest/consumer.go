@@ -198,6 +198,7 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 	cfg := c.Pipeline
 	cfg.Logger = logger
 	cfg.Landed = LandedFrom(conn)
+	cfg.Progress, cfg.Group = ProgressTo(conn), c.Group
 	sink := NewSink(conn, c.ClickHouse.Database)
 	sink.Reconcile = reconciler(conn, logger)
 	p := New(cfg, r, sink, w)

@@ -41,14 +41,15 @@ var _ messageWriter = (*kafka.Writer)(nil)
 
 // Pipeline consumes, batches, writes and commits; see the package doc.
 type Pipeline struct {
-	loads  atomic.Int64 // landed-event index loads started (see fetched)
-	landed atomic.Int64 // seq of the last batch landed (see index)
-	cfg    Config
-	src    fetcher
-	store  blockWriter
-	dlq    messageWriter
-	mem    memory.Allocator
-	stats  *Stats
+	loads    atomic.Int64 // landed-event index loads started (see fetched)
+	landed   atomic.Int64 // seq of the last batch landed (see index)
+	cfg      Config
+	src      fetcher
+	store    blockWriter
+	dlq      messageWriter
+	mem      memory.Allocator
+	stats    *Stats
+	progress progress // committed state per partition, reported when cfg.Progress is set
 }
 
 // New returns a pipeline reading src (a consumer-group Reader), inserting
@@ -87,9 +88,21 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		defer stop()
 		return p.write(drainCtx, batches)
 	})
+	if p.cfg.Progress != nil {
+		g.Go(func() error { p.reportLoop(gctx); return nil })
+	}
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-		return nil
+		err = nil
+	}
+	if p.cfg.Progress != nil {
+		// A clean stop has committed everything it fetched: say so, so that the partitions it
+		// leaves caught up do not hold the watermark back as a killed consumer's would.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if rerr := p.report(rctx, err == nil); rerr != nil {
+			p.cfg.Logger.Warn("cannot record the final ingest progress", slog.Any("err", rerr))
+		}
+		cancel()
 	}
 	return err
 }
@@ -200,6 +213,7 @@ func (p *Pipeline) land(ctx context.Context, bt *batch) error {
 	}); err != nil {
 		return err
 	}
+	p.progress.committed(bt.marks)
 	p.stats.add(bt, insertDone.Sub(start))
 	p.cfg.Logger.Debug("batch landed", slog.Int("valid", bt.valid), slog.Int("invalid", len(bt.dead)),
 		slog.Int("duplicates", bt.duplicates),

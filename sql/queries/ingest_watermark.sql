@@ -8,7 +8,8 @@
 --   - its owner is alive and committed within the last @idle_after seconds (a busy partition), or
 --   - its owner stopped reporting without a clean stop (killed, or cut off from ClickHouse) for
 --     more than @stale_after seconds: what is in Kafka behind it is unknown.
--- Otherwise it is caught up and idle, and holds nothing back up to now (a live owner) or up to
+-- A partition that has carried no valid event yet (only dead letters) holds nothing back unless
+-- messages wait behind it. Otherwise it is caught up and idle, and holds nothing back up to now (a live owner) or up to
 -- the owner's clean stop. The watermark is the least over the partitions; NULL when no consumer
 -- has recorded anything here (data loaded another way): callers then take every minute as
 -- complete and say so.
@@ -26,7 +27,8 @@ FROM
 (
     SELECT
         high_watermark > committed_offset + 1
-            OR (stopped = 0 AND (beat_at < now() - @stale_after OR reported_at >= now() - @idle_after)) AS holds,
+            OR (max_ts > toDateTime(0, 'UTC') AND stopped = 0
+                AND (beat_at < now() - @stale_after OR reported_at >= now() - @idle_after)) AS holds,
         if(holds, max_ts, greatest(max_ts, if(stopped = 1, beat_at, now()))) AS w
     FROM
     (
@@ -36,7 +38,7 @@ FROM
             argMax(committed_offset, seq) AS committed_offset,
             argMax(high_watermark, seq) AS high_watermark,
             max(max_event_ts) AS max_ts,
-            max(reported_at) AS reported_at
+            argMax(reported_at, seq) AS reported_at
         FROM ingest_progress
         GROUP BY consumer_group, topic, partition
     )

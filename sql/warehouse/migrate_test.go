@@ -148,8 +148,8 @@ func TestUpgradeKeepsFigures(t *testing.T) {
 		}
 	}()
 	upgraded, applied, err := warehouse.Setup(ctx, testConfig(db), nil)
-	if err != nil || !slices.Equal(applied, []int{5}) {
-		t.Fatalf("upgrade = %v, %v; want migration 5 applied", applied, err)
+	if err != nil || !slices.Equal(applied, []int{5, 6}) {
+		t.Fatalf("upgrade = %v, %v; want migrations 5 and 6 applied", applied, err)
 	}
 	defer upgraded.Close()
 	if err := <-during; err != nil {
