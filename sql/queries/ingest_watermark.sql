@@ -41,11 +41,11 @@ FROM
             argMax(reported_at, seq) AS reported_at
         FROM ingest_progress
         GROUP BY consumer_group, topic, partition
-    )
+    ) AS parts
     ANY LEFT JOIN
     (
         SELECT consumer, argMax(stopped, seq) AS stopped, max(beat_at) AS beat_at
         FROM ingest_heartbeat
         GROUP BY consumer
-    ) USING consumer
+    ) AS consumers USING consumer
 )

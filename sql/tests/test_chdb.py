@@ -57,6 +57,8 @@ def literal(value):
         return "1" if value else "0"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):
+        return repr(value)
     if isinstance(value, str):
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\0", "\\0") + "'"
     raise TypeError("cannot bind %r" % (value,))
@@ -229,6 +231,26 @@ class Model:
             rate = tech / len(evs) if len(evs) >= MIN_ATTEMPTS else None
             rows.append([fmt_time(b), len(evs), tech, bus, rate])
         return rows
+
+    def alert_state(self, space, lo, hi, watermark, lateness, threshold, for_):
+        """The page as a loop (warehouse's modelTimeline): lo a whole minute."""
+        out, firing, run = [], False, 0
+        for i, (bucket, attempts, tech, _bus, rate) in enumerate(self.failure_rate(space, lo, hi, 60)):
+            b = lo + 60 * i
+            if b + 60 + lateness > watermark or b + 60 > hi + 1:
+                state = "incomplete"
+            elif rate is None:
+                state, run = "no_data", 0
+            elif rate > threshold:
+                state = "bad"
+                if not firing:
+                    run += 1
+                    if run >= for_:
+                        firing, run = True, 0
+            else:
+                state, firing, run = "good", False, 0
+            out.append([bucket, attempts, tech, rate, int(state != "incomplete"), state, int(firing)])
+        return out
 
     def summary(self, space, lo, hi):
         w = self.space(space, lo, hi)
@@ -511,7 +533,7 @@ def load(engine, db, batches):
     first = tables(engine, db)
     migrate(engine, db)
     assert tables(engine, db) == first, "%s: a second migration changed the tables" % engine.name
-    assert [t[0] for t in first] == sorted(["events"] + [r + s for r in ROLLUPS for s in ("", "_mv")]), first
+    assert [t[0] for t in first] == sorted(["events", "ingest_heartbeat", "ingest_progress"] + [r + s for r in ROLLUPS for s in ("", "_mv")]), first
     for table in ("events",) + ROLLUPS:
         engine.execute("SYSTEM STOP MERGES %s.%s" % (db, table))
     for batch in batches:
@@ -627,6 +649,11 @@ def cases():
             for dim in ("code", "client", "region", "country", "app_version"):
                 out.append(("dimension_values", dict(w, space=space, dimension=dim, limit=limit),
                             MODEL.dimension_values(space, lo, hi, dim, limit)))
+        m = lo // 60 * 60
+        for watermark, threshold in ((DateTime(4102444800), 0.05), (DateTime(T0 + 600), 0.05), (DateTime(4102444800), 0.0)):
+            out.append(("alert_state", dict(w, **{"from": DateTime(m)}, step=60, min_attempts=MIN_ATTEMPTS,
+                                            watermark=watermark, lateness=60, threshold=threshold, **{"for": 2}),
+                        MODEL.alert_state(SPACE, m, hi, watermark, 60, threshold, 2)))
         for limit in (10, 1):
             out.append(("spaces_in_window", {"from": DateTime(lo), "to": DateTime(hi), "limit": limit},
                         MODEL.spaces_in_window(lo, hi, limit)))
@@ -637,6 +664,8 @@ def cases():
         ("space_exists", dict(space="x' OR 1=1 --"), [[0]]),
         ("space_bounds", dict(space="x' OR 1=1 --"), MODEL.space_bounds("x' OR 1=1 --")),
         ("spaces", {}, MODEL.spaces()),
+        # No consumer records in these databases (the events are inserted directly): unknown.
+        ("ingest_watermark", dict(stale_after=15, idle_after=10), [[None, 0, 0]]),
         ("summary", dict(space="'); DROP TABLE events; --", min_attempts=MIN_ATTEMPTS,
                          **{"from": DateTime(T0), "to": DateTime(T0 + 60)}),
          MODEL.summary("'); DROP TABLE events; --", T0, T0 + 60)),
