@@ -7,6 +7,8 @@ export SPACEPULSE_CLICKHOUSE_ADDR ?= 127.0.0.1:9000
 # Its secure native port and the CA that signed its certificate (made by clickhouse.sh start).
 export SPACEPULSE_CLICKHOUSE_TLS_ADDR ?= 127.0.0.1:9440
 export SPACEPULSE_CLICKHOUSE_TLS_CA   ?= $(abspath $(or $(SPACEPULSE_RUN_DIR),.run))/clickhouse/tls/ca.pem
+# The password of its read-only Grafana user, spacepulse_grafana (made by clickhouse.sh start).
+export SPACEPULSE_CLICKHOUSE_GRAFANA_PASSWORD_FILE ?= $(abspath $(or $(SPACEPULSE_RUN_DIR),.run))/clickhouse/grafana.password
 export SPACEPULSE_KAFKA_BROKERS   ?= 127.0.0.1:9092
 
 .PHONY: demo test test-unit bench build grafana generate up down servers tools clean

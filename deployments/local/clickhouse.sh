@@ -16,6 +16,11 @@
 # CA of our own, both made once by `start` in $RUN/clickhouse/tls/; clients
 # trust $RUN/clickhouse/tls/ca.pem.
 #
+# The Grafana datasource's read-only user, spacepulse_grafana, has a random
+# password made once by `start` in $RUN/clickhouse/grafana.password (0600);
+# users.xml gets its SHA-256. `start` on a running server of ours rewrites
+# users.xml, which the server reloads by itself within seconds.
+#
 # The package's own init script / systemd unit is never used.
 set -euo pipefail
 
@@ -36,6 +41,7 @@ STDOUT_LOG="$CH_DIR/log/stdout.log"
 SERVER_LOG="$CH_DIR/log/clickhouse-server.log"
 ERR_LOG="$CH_DIR/log/clickhouse-server.err.log"
 TLS_DIR="$CH_DIR/tls"
+GRAFANA_PASSWORD_FILE="$CH_DIR/grafana.password"
 
 # Answers a query on the native port? (Quiet; used by start and status.)
 answering() {
@@ -115,6 +121,33 @@ generate_tls() {
   mv "$tmp" "$TLS_DIR"
 }
 
+# Make, once, the password of spacepulse_grafana: 24 random bytes, base64url,
+# in $GRAFANA_PASSWORD_FILE (0600). Kept across restarts, like the CA; delete
+# the file and run start to get a new one.
+generate_grafana_password() {
+  [[ -s $GRAFANA_PASSWORD_FILE ]] && return 0
+  mkdir -p "$CH_DIR"
+  log "making the password of spacepulse_grafana in $GRAFANA_PASSWORD_FILE"
+  (umask 077 && head -c 24 /dev/urandom | base64 | tr '+/' '-_' >"$GRAFANA_PASSWORD_FILE.tmp")
+  mv "$GRAFANA_PASSWORD_FILE.tmp" "$GRAFANA_PASSWORD_FILE"
+}
+
+# Write $ETC_DIR/users.xml from deployments/local/clickhouse/users.xml with
+# the password hash filled in (atomically: a running server reloads it).
+generate_users() {
+  generate_grafana_password
+  local sha
+  sha=$(tr -d '\n' <"$GRAFANA_PASSWORD_FILE" | sha256sum | cut -d' ' -f1)
+  local sed_args=(-e "s|@GRAFANA_PASSWORD_SHA256@|$sha|g")
+  if ! legacy_server; then
+    # Newer servers reject this 18.x-only setting as unknown.
+    sed_args+=(-e '/allow_experimental_low_cardinality_type/d')
+  fi
+  mkdir -p "$ETC_DIR"
+  sed "${sed_args[@]}" "$LOCAL_DIR/clickhouse/users.xml" >"$ETC_DIR/users.xml.tmp"
+  mv "$ETC_DIR/users.xml.tmp" "$ETC_DIR/users.xml"
+}
+
 # Write $CH_DIR/etc/{config,users}.xml from deployments/local/clickhouse/
 # with ports and paths filled in. Regenerated on every start, so edits to
 # the templates and port changes take effect at the next start.
@@ -127,13 +160,29 @@ generate_config() {
       -e "s|@TLS_DIR@|$TLS_DIR|g" \
       "$LOCAL_DIR/clickhouse/config.xml" >"$CONFIG.tmp"
   mv "$CONFIG.tmp" "$CONFIG"
-  if legacy_server; then
-    cp "$LOCAL_DIR/clickhouse/users.xml" "$ETC_DIR/users.xml"
-  else
-    # Newer servers reject this 18.x-only setting as unknown.
-    sed '/allow_experimental_low_cardinality_type/d' \
-      "$LOCAL_DIR/clickhouse/users.xml" >"$ETC_DIR/users.xml"
-  fi
+  generate_users
+}
+
+# Logs in as spacepulse_grafana with its password?
+grafana_user_answering() {
+  clickhouse-client --host 127.0.0.1 --port "$TCP_PORT" --user spacepulse_grafana \
+    --password "$(tr -d '\n' <"$GRAFANA_PASSWORD_FILE")" -q 'SELECT 1' >/dev/null 2>&1
+}
+
+# A server of ours that is already running gets the current users.xml (the
+# server reloads it by itself, every few seconds); wait until the Grafana
+# user can log in. A server from another run dir is left alone.
+refresh_users() {
+  pid_alive "$PIDFILE" "$CONFIG" || return 0
+  generate_users
+  local deadline=$((SECONDS + 20))
+  until grafana_user_answering; do
+    if ((SECONDS >= deadline)); then
+      log "WARNING: spacepulse_grafana cannot log in 20 s after users.xml was rewritten: run $0 stop && $0 start"
+      return 0
+    fi
+    sleep 0.5
+  done
 }
 
 # True for the 18.x server (Debian's 18.16.1), which has no --version flag;
@@ -153,6 +202,7 @@ warn_no_tls() {
 cmd_start() {
   if answering; then
     log "already running on 127.0.0.1:$TCP_PORT (version $(server_version))"
+    refresh_users
     warn_no_tls
     return 0
   fi
@@ -192,6 +242,7 @@ cmd_start() {
     show_errors 'SSL|TLS|[Cc]ertificate|tcp_port_secure' "$ERR_LOG"
     die "clickhouse-server answers on $TCP_PORT but gives no TLS handshake with $TLS_DIR/ca.pem on $TLS_PORT"
   fi
+  grafana_user_answering || die "clickhouse-server answers, but spacepulse_grafana cannot log in with $GRAFANA_PASSWORD_FILE (see $ERR_LOG)"
   log "up: 127.0.0.1:$TCP_PORT, TLS 127.0.0.1:$TLS_PORT (CA $TLS_DIR/ca.pem) (pid $(<"$PIDFILE"), version $(server_version))"
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -33,6 +34,8 @@ type Datasource struct {
 
 	mu   sync.Mutex
 	conn driver.Conn // nil until the first successful connect
+	// readonly is the Readonly level of the user, read by connection before it sets conn.
+	readonly atomic.Uint32
 
 	curves *curveCache
 }
@@ -75,6 +78,12 @@ func (d *Datasource) connection(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, explainConnectError(err, d.settings.TLS != nil)
 	}
+	ro, err := readonlyOf(ctx, conn)
+	if err != nil {
+		_ = conn.Close() // the error that matters is ro's
+		return nil, err
+	}
+	d.readonly.Store(uint32(ro))
 	d.conn = conn
 	return conn, nil
 }
@@ -164,10 +173,14 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 	if v, err := conn.ServerVersion(); err == nil {
 		serverVersion = fmt.Sprintf(" %d.%d.%d", v.Version.Major, v.Version.Minor, v.Version.Patch)
 	}
+	var limits string
+	if Readonly(d.readonly.Load()) == ReadOnlyFixed {
+		limits = " (read-only user: its profile's limits apply)"
+	}
 	return &backend.CheckHealthResult{
 		Status: backend.HealthStatusOk,
-		Message: fmt.Sprintf("ClickHouse%s at %s, database %s, schema version %d: OK",
-			serverVersion, d.settings.Warehouse.Addr, db, version),
+		Message: fmt.Sprintf("ClickHouse%s at %s, database %s, schema version %d: OK%s",
+			serverVersion, d.settings.Warehouse.Addr, db, version, limits),
 	}, nil
 }
 

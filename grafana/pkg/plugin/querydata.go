@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
@@ -67,9 +66,7 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery, uid string
 	if err != nil {
 		return errorResponse(err)
 	}
-	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
-		"max_execution_time": int(d.settings.Timeout / time.Second),
-	}))
+	ctx = d.withSettings(ctx, q.QueryType == TypeSQL)
 	r := request{Query: q, uid: uid}
 	r.from = dq.TimeRange.From.UTC().Truncate(time.Second)
 	r.to = dq.TimeRange.To.UTC().Truncate(time.Second)

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
@@ -66,20 +65,15 @@ func ExpandMacros(sql string, from, to time.Time, step time.Duration) (string, e
 	return sql, nil
 }
 
-// rawSQL runs an analyst's query read-only (readonly = 2: no writes, no DDL), bounded by the
-// datasource's timeout and row limit (max_result_rows, whose overflow mode defaults to throw;
-// ClickHouse 18.16 takes only integer settings over the native protocol, so the mode is not
-// sent), and turns the result into one frame, column by column.
+// rawSQL runs an analyst's query read-only, bounded by the datasource's timeout and row limit,
+// and turns the result into one frame, column by column. ctx carries the settings of a raw query
+// (querySettings: readonly = 2, max_execution_time, max_result_rows, or none for a readonly = 1
+// user, whose profile sets them); the plugin also counts the rows against the row limit itself.
 func (d *Datasource) rawSQL(ctx context.Context, conn driver.Conn, r request, dq backend.DataQuery) (data.Frames, error) {
 	sql, err := ExpandMacros(r.RawSQL, r.from, r.to, r.step)
 	if err != nil {
 		return nil, backend.DownstreamError(err)
 	}
-	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
-		"readonly":           2,
-		"max_execution_time": int(d.settings.Timeout / time.Second),
-		"max_result_rows":    d.settings.RowLimit,
-	}))
 	rows, err := conn.Query(ctx, sql)
 	if err != nil {
 		return nil, err
@@ -144,7 +138,7 @@ func (d *Datasource) rawSQL(ctx context.Context, conn driver.Conn, r request, dq
 var userErrorCodes = map[int32]bool{
 	6: true, 27: true, 36: true, 41: true, 42: true, 43: true, 44: true, 46: true, 47: true,
 	48: true, 53: true, 60: true, 62: true, 69: true, 70: true, 81: true, 159: true, 164: true,
-	179: true, 184: true, 215: true, 386: true, 396: true, 497: true,
+	179: true, 184: true, 215: true, 291: true, 386: true, 396: true, 497: true,
 }
 
 // classify marks the errors the user can fix (bad window, unknown room, a raw query ClickHouse

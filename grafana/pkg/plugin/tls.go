@@ -91,7 +91,9 @@ func tlsHint(err error, tlsOn bool) string {
 	case errors.As(err, &record):
 		return "the server did not answer TLS: point the address at its secure native port (tcp_port_secure, usually 9440), or turn off TLS"
 	case !tlsOn && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
-		return "the server closed the connection during the handshake: if the address is its secure native port (usually 9440), turn on TLS"
+		// ClickHouse 18.16 also closes it, without an error, on a database the user may not use.
+		return "the server closed the connection during the handshake: if the address is its secure native port (usually 9440), turn on TLS; " +
+			"else the user may not be allowed the database (allow_databases)"
 	}
 	return ""
 }
