@@ -1,11 +1,30 @@
-import { DataSourceInstanceSettings, MetricFindValue, ScopedVars, CoreApp } from '@grafana/data';
-import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
+import {
+  CoreApp,
+  DataQueryRequest,
+  DataQueryResponse,
+  DataSourceInstanceSettings,
+  MetricFindValue,
+  ScopedVars,
+} from '@grafana/data';
+import { DataSourceWithBackend, getGrafanaLiveSrv, getTemplateSrv } from '@grafana/runtime';
+import { Observable, switchMap } from 'rxjs';
+
+import { withLive } from './live';
 
 import { SpacePulseOptions, SpacePulseQuery, VariableQuery, defaultQuery, validateQuery } from './types';
 
 export class DataSource extends DataSourceWithBackend<SpacePulseQuery, SpacePulseOptions> {
   constructor(instanceSettings: DataSourceInstanceSettings<SpacePulseOptions>) {
     super(instanceSettings);
+  }
+
+  /**
+   * Live concurrency frames (meta.custom.live) are merged here with their channel's pushes by
+   * time, a re-sent second replacing the old value (see live.ts for why not Grafana's own
+   * StreamingDataFrame).
+   */
+  query(request: DataQueryRequest<SpacePulseQuery>): Observable<DataQueryResponse> {
+    return super.query(request).pipe(switchMap((rsp) => withLive(rsp, request, getGrafanaLiveSrv())));
   }
 
   getDefaultQuery(_: CoreApp): Partial<SpacePulseQuery> {

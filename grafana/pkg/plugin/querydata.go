@@ -223,7 +223,16 @@ func (d *Datasource) concurrency(ctx context.Context, conn driver.Conn, r reques
 	f := data.NewFrame("concurrency", data.NewField("time", nil, s.Time), listeners)
 	f.Meta = seriesMeta(r, "concurrency")
 	if r.Live && r.uid != "" {
-		f.Meta.Channel = LiveChannel(r.uid, room)
+		reduce := r.Reduce
+		if reduce == "" {
+			reduce = ReducePeak
+		}
+		f.Meta.Custom = map[string]any{"live": LiveMeta{
+			Channel:       LiveChannel(r.uid, room),
+			StepSeconds:   int64(r.step / time.Second),
+			Reduce:        reduce,
+			WindowSeconds: int64((StreamLateness + StreamMargin) / time.Second),
+		}}
 	}
 	return data.Frames{f}, nil
 }
