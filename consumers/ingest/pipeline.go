@@ -141,6 +141,7 @@ func (p *Pipeline) batch(ctx context.Context, in <-chan fetched, out chan<- *bat
 		if err != nil || bt == nil {
 			return err
 		}
+		p.progress.fetched(bt.marks)
 		out <- bt
 		return nil
 	}

@@ -58,22 +58,43 @@ type progress struct {
 
 type partProgress struct {
 	warehouse.PartitionProgress
-	dirty bool
+	fetchedEnd int64 // past the highest message fetched (cut into a batch), or its high watermark if higher
+	dirty      bool
+}
+
+// part returns partition's state, made on first use; p.mu is held.
+func (p *progress) part(partition int) *partProgress {
+	if p.parts == nil {
+		p.parts = make(map[int]*partProgress)
+	}
+	pp, ok := p.parts[partition]
+	if !ok {
+		pp = &partProgress{PartitionProgress: warehouse.PartitionProgress{Partition: int32(partition), CommittedOffset: -1}}
+		p.parts[partition] = pp
+	}
+	return pp
+}
+
+// fetched records marks of a batch just cut, before it is written: until it is committed, its
+// messages count as waiting (the report's high watermark covers them), so that a consumer stuck
+// on a batch it fetched from a caught-up partition still holds the watermark back.
+func (p *progress) fetched(marks []mark) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range marks {
+		pp := p.part(m.partition)
+		if end := max(m.hwm, m.offset+1); end > pp.fetchedEnd {
+			pp.fetchedEnd, pp.dirty = end, true
+		}
+	}
 }
 
 // committed records marks whose offsets were just committed.
 func (p *progress) committed(marks []mark) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.parts == nil {
-		p.parts = make(map[int]*partProgress)
-	}
 	for _, m := range marks {
-		pp, ok := p.parts[m.partition]
-		if !ok {
-			pp = &partProgress{PartitionProgress: warehouse.PartitionProgress{Partition: int32(m.partition)}}
-			p.parts[m.partition] = pp
-		}
+		pp := p.part(m.partition)
 		pp.CommittedOffset, pp.HighWatermark, pp.dirty = m.offset, m.hwm, true
 		if m.maxEventMilli > 0 {
 			if t := time.UnixMilli(m.maxEventMilli).UTC(); t.After(pp.MaxEventTS) {
@@ -89,8 +110,10 @@ func (p *progress) take() []warehouse.PartitionProgress {
 	defer p.mu.Unlock()
 	var out []warehouse.PartitionProgress
 	for _, pp := range p.parts {
-		if pp.dirty {
-			out = append(out, pp.PartitionProgress)
+		if pp.dirty { // CommittedOffset -1: fetched, nothing committed yet (holds the watermark at the epoch)
+			r := pp.PartitionProgress
+			r.HighWatermark = max(r.HighWatermark, pp.fetchedEnd)
+			out = append(out, r)
 			pp.dirty = false
 		}
 	}

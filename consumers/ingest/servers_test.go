@@ -124,7 +124,7 @@ func (r *running) stop(t *testing.T) error {
 // startPipeline runs a pipeline on a real consumer group; store wraps the
 // real sink when the test injects faults (nil: the sink itself).
 func startPipeline(t *testing.T, brokers []string, topic, dlq, group string, ch warehouse.Config, conn driver.Conn,
-	wrap func(blockWriter) blockWriter) *running {
+	wrap func(blockWriter) blockWriter, opts ...func(*Config)) *running {
 	t.Helper()
 	logger := testLogger(t)
 	r := NewReader(brokers, group, topic, logger)
@@ -136,6 +136,9 @@ func startPipeline(t *testing.T, brokers []string, topic, dlq, group string, ch 
 	}
 	cfg := Config{Topic: topic, DLQTopic: dlq, BatchRows: 5_000, BatchAge: 200 * time.Millisecond,
 		RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, Logger: logger, Landed: LandedFrom(conn)}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	p := New(cfg, r, store, w)
 	ctx, cancel := context.WithCancel(context.Background())
 	run := &running{cancel: cancel, done: make(chan struct{}), p: p}

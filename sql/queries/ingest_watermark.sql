@@ -10,9 +10,11 @@
 --     more than @stale_after seconds: what is in Kafka behind it is unknown.
 -- A partition that has carried no valid event yet (only dead letters) holds nothing back unless
 -- messages wait behind it. Otherwise it is caught up and idle, and holds nothing back up to now (a live owner) or up to
--- the owner's clean stop. The watermark is the least over the partitions; NULL when no consumer
--- has recorded anything here (data loaded another way): callers then take every minute as
--- complete and say so.
+-- the owner's clean stop. The watermark is the least over the partitions. A consumer reports a
+-- partition as soon as it has fetched from it (committed_offset -1 until its first commit), so a
+-- consumer stuck on its first batch holds the watermark at the epoch, as does one that has sent
+-- heartbeats but fetched nothing yet. NULL only when no consumer has recorded anything here (data
+-- loaded another way): callers then take every minute as complete and say so.
 --
 -- Parameters:
 --   @stale_after  UInt32  seconds without a heartbeat after which an owner counts as gone
@@ -20,7 +22,9 @@
 -- Returns one row: watermark Nullable(DateTime('UTC')), partitions UInt64 (known partitions),
 -- holding UInt64 (partitions holding the watermark at their newest event).
 SELECT
-    if(count() = 0, NULL, min(w)) AS watermark,
+    if(count() = 0,
+       if((SELECT count() FROM ingest_heartbeat) = 0, NULL, toDateTime(0, 'UTC')),
+       min(w)) AS watermark,
     count() AS partitions,
     countIf(holds) AS holding
 FROM

@@ -68,6 +68,9 @@ func TestIngestWatermark(t *testing.T) {
 	ts := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 
 	beat("c1", 0, 0)
+	if w := wm(); !w.Known || w.At.Unix() != 0 {
+		t.Fatalf("a consumer alive that has landed nothing: %+v, want the epoch (nothing complete)", w)
+	}
 	part("c1", 0, 99, 200, ts(100), 0) // 100 messages waiting behind offset 99
 	check("one partition behind", ts(100), 1)
 	part("c1", 1, 50, 51, ts(300), 60) // caught up, no commit for a minute: idle

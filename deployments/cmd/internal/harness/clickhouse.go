@@ -54,7 +54,8 @@ func (s *Server) Close() error { return s.conn.Close() }
 func (s *Server) Conn() driver.Conn { return s.conn }
 
 // ours are the tables (and views) the sql/ migrations create.
-var ours = []string{"events", "space_second_counts", "space_second_counts_mv", "space_minute_counts", "space_minute_counts_mv", "schema_migrations"}
+var ours = []string{"events", "space_second_counts", "space_second_counts_mv", "space_minute_counts", "space_minute_counts_mv",
+	"ingest_progress", "ingest_heartbeat", "schema_migrations"}
 
 // Drop drops database if it exists. It refuses (ErrNotScratch) a system
 // database or one holding a table that the sql/ migrations do not create.
