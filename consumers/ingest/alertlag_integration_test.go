@@ -212,9 +212,9 @@ func TestAlertWithLaggingConsumer(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, m := range ms {
-				if m.Complete && (m.Attempts != truth[i].attempts || m.TechnicalFailures != truth[i].technical) {
+				if m.Complete && (m.Counts[0] != truth[i].attempts || m.Counts[1] != truth[i].technical) {
 					t.Fatalf("step %d, %s (watermark %+v): minute %d judged with %d attempts, %d technical; all its events are %d, %d",
-						step, s.name, wm, i, m.Attempts, m.TechnicalFailures, truth[i].attempts, truth[i].technical)
+						step, s.name, wm, i, m.Counts[0], m.Counts[1], truth[i].attempts, truth[i].technical)
 				}
 			}
 			for _, tr := range warehouse.Transitions(ms) {
@@ -229,7 +229,7 @@ func TestAlertWithLaggingConsumer(t *testing.T) {
 					t.Fatal(err)
 				}
 				for i, m := range wall {
-					if i < len(truth) && m.Complete && m.Attempts != truth[i].attempts {
+					if i < len(truth) && m.Complete && m.Counts[0] != truth[i].attempts {
 						wallClockWrong++
 						break
 					}

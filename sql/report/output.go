@@ -61,8 +61,9 @@ type jsonReport struct {
 	Alerts                []jsonAlert     `json:"alerts"`
 	// IngestWatermark is what the consumers had landed (null: no consumer recorded progress, every
 	// minute taken as complete); AlertIncompleteMinutes the last minutes not judged because of it.
-	IngestWatermark        *string `json:"ingest_watermark"`
-	AlertIncompleteMinutes int     `json:"alert_incomplete_minutes"`
+	Pages                  []jsonPage `json:"pages"`
+	IngestWatermark        *string    `json:"ingest_watermark"`
+	AlertIncompleteMinutes int        `json:"alert_incomplete_minutes"`
 }
 
 // jsonAlertRule is warehouse.AlertRule: over threshold for `for_minutes` minutes, each with at
@@ -72,6 +73,12 @@ type jsonAlertRule struct {
 	ForMinutes      int     `json:"for_minutes"`
 	MinAttempts     int64   `json:"min_attempts"`
 	LatenessSeconds int     `json:"lateness_seconds"`
+}
+
+// jsonPage is one of the other pages (retry amplification, a fall of listeners) and its firings.
+type jsonPage struct {
+	Rule   string      `json:"rule"`
+	Alerts []jsonAlert `json:"alerts"`
 }
 
 // jsonAlert is one firing; cleared_at is null when the alert was still firing at the window's end.
@@ -128,14 +135,10 @@ func (r *Report) WriteJSON(w io.Writer) error {
 		doc.IngestWatermark = &wm
 	}
 	doc.AlertIncompleteMinutes = incompleteMinutes(r.AlertMinutes)
-	doc.Alerts = make([]jsonAlert, 0, len(r.Alerts))
-	for _, a := range r.Alerts {
-		ja := jsonAlert{FiredAt: rfc3339(a.FiredAt)}
-		if !a.ClearedAt.IsZero() {
-			cleared := rfc3339(a.ClearedAt)
-			ja.ClearedAt = &cleared
-		}
-		doc.Alerts = append(doc.Alerts, ja)
+	doc.Alerts = jsonAlerts(r.Alerts)
+	doc.Pages = make([]jsonPage, 0, len(r.Pages))
+	for _, pg := range r.Pages {
+		doc.Pages = append(doc.Pages, jsonPage{Rule: pg.Rule.Name, Alerts: jsonAlerts(pg.Alerts)})
 	}
 	for _, p := range r.Concurrency {
 		doc.Concurrency = append(doc.Concurrency, [2]int64{p.Time.Unix(), p.Listeners})
@@ -215,6 +218,26 @@ func (r *Report) WriteText(w io.Writer) error {
 			line(label, "fired %s, cleared %s (%s)", rfc3339(a.FiredAt), rfc3339(a.ClearedAt), a.ClearedAt.Sub(a.FiredAt))
 		}
 	}
+	for _, pg := range r.Pages {
+		label := "page (" + pg.Rule.Name + ")"
+		if len(pg.Alerts) == 0 {
+			worst := ""
+			if w := pg.Worst(); w != nil {
+				worst = fmt.Sprintf(" (largest %.3g in minute %s)", *w.Value, rfc3339(w.Start))
+			}
+			line(label, "never fired%s", worst)
+		}
+		for i, a := range pg.Alerts {
+			if i > 0 {
+				label = ""
+			}
+			if a.ClearedAt.IsZero() {
+				line(label, "fired %s, still firing at the end", rfc3339(a.FiredAt))
+			} else {
+				line(label, "fired %s, cleared %s (%s)", rfc3339(a.FiredAt), rfc3339(a.ClearedAt), a.ClearedAt.Sub(a.FiredAt))
+			}
+		}
+	}
 	if n := incompleteMinutes(r.AlertMinutes); n > 0 && r.Watermark.Known {
 		line("", "last %d min not judged (yet): the window ends inside them or the consumers have landed events only up to %s (+%s lateness)",
 			n, rfc3339(r.Watermark.At), r.Rule.Lateness)
@@ -274,4 +297,17 @@ func incompleteMinutes(ms []warehouse.AlertMinute) int {
 		}
 	}
 	return n
+}
+
+func jsonAlerts(as []warehouse.AlertTransition) []jsonAlert {
+	out := make([]jsonAlert, 0, len(as))
+	for _, a := range as {
+		ja := jsonAlert{FiredAt: rfc3339(a.FiredAt)}
+		if !a.ClearedAt.IsZero() {
+			cleared := rfc3339(a.ClearedAt)
+			ja.ClearedAt = &cleared
+		}
+		out = append(out, ja)
+	}
+	return out
 }

@@ -34,9 +34,31 @@ type Report struct {
 	// Grafana alert reads), Alerts its firings in order.
 	AlertMinutes []warehouse.AlertMinute
 	Alerts       []warehouse.AlertTransition
+	// Pages are the other pages of sql/README.md (retry amplification, a fall of listeners),
+	// evaluated the same way.
+	Pages []Page
 	// Watermark is the ingest watermark the minutes were judged against: minutes after it (less
 	// the rule's lateness) are incomplete, not judged yet.
 	Watermark warehouse.Watermark
+}
+
+// Page is one paging rule evaluated over the window: its minutes and firings.
+type Page struct {
+	Rule    warehouse.AlertRule
+	Minutes []warehouse.AlertMinute
+	Alerts  []warehouse.AlertTransition
+}
+
+// Worst returns the minute with the largest figure (nil when no minute has one).
+func (p Page) Worst() *warehouse.AlertMinute {
+	var w *warehouse.AlertMinute
+	for i := range p.Minutes {
+		m := &p.Minutes[i]
+		if m.Value != nil && (w == nil || *m.Value > *w.Value) {
+			w = m
+		}
+	}
+	return w
 }
 
 // Build runs the queries for opts. A space without events fails with an error wrapping
@@ -82,6 +104,13 @@ func Build(ctx context.Context, q warehouse.Querier, opts Options) (*Report, err
 		return nil, err
 	}
 	r.Alerts = warehouse.Transitions(r.AlertMinutes)
+	for _, rule := range []warehouse.AlertRule{warehouse.RetryRule, warehouse.CrashRule} {
+		ms, err := warehouse.AlertState(ctx, q, opts.Space, from, alertTo, rule, r.Watermark)
+		if err != nil {
+			return nil, err
+		}
+		r.Pages = append(r.Pages, Page{Rule: rule, Minutes: ms, Alerts: warehouse.Transitions(ms)})
+	}
 	if r.FailuresByCode, err = warehouse.FailuresBy(ctx, q, opts.Space, from, to, "code"); err != nil {
 		return nil, err
 	}

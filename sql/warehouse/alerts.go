@@ -8,18 +8,19 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
-// AlertRule is a paging rule on the per-minute technical join-failure rate (FailureRate's
-// buckets), evaluated by queries/alert_state.sql (AlertState). A minute is
+// AlertRule is a paging rule on a per-minute figure of one room, evaluated by
+// queries/alert_state.sql around the rule's input queries/alert_input_<Input>.sql (AlertState).
+// A minute is
 //
-//   - bad when it has >= MinAttempts attempts and TechnicalFailures / Attempts > Threshold;
-//   - good when it has >= MinAttempts attempts and is not bad;
-//   - "no data" when it has fewer than MinAttempts attempts;
+//   - bad when it is measured (MinAttempts attempts, or MinListeners for the crash page) and its
+//     figure breaks the rule (over Threshold; for the crash page, with no room end);
+//   - good when it is measured and not bad;
+//   - "no data" when it is not measured;
 //   - incomplete, not judged yet, until the ingest watermark is past its end plus Lateness.
 //
 // The alert fires at the end of the For-th consecutive bad minute and clears at the end of the
 // first good minute after that: the instants an evaluator running at each minute boundary would
-// act, which is also when a person could know. Business errors (space_ended, auth, geo_blocked)
-// never count: the rate is computed from TechnicalFailures only.
+// act, which is also when a person could know.
 //
 // No data breaks a run of bad minutes that has not fired yet (the rule asks for consecutive
 // measured minutes), but it keeps a firing alert firing. The on-call engineer expects that: a
@@ -29,23 +30,48 @@ import (
 // clears. (Grafana's default for no data is a state of its own; this rule is closer to its
 // "keep last state".)
 type AlertRule struct {
-	// Threshold is the failure rate a minute must exceed (strictly) to be bad: 0.05 pages above 5 %.
+	// Name says what pages, for people.
+	Name string
+	// Input is the rule's input file, queries/alert_input_<Input>.sql.
+	Input string
+	// Threshold is the figure a minute must exceed (strictly) to be bad: 0.05 pages above 5 %.
 	Threshold float64
 	// For is how many consecutive bad minutes fire the alert; values below 1 count as 1.
 	For int
-	// MinAttempts is the fewest attempts a minute needs to be measured at all.
-	MinAttempts int64
+	// MinAttempts is the fewest attempts a minute needs to be measured (the failure and retry
+	// pages); MinListeners the smallest 2-minute peak of CCL (the crash page).
+	MinAttempts  int64
+	MinListeners int64
 	// Lateness is how long after a minute's end its late events may still arrive: a minute is
 	// judged once the ingest watermark has passed its end plus Lateness (see IngestWatermark).
 	Lateness time.Duration
+	// Counts names AlertMinute.Counts for this rule.
+	Counts [2]string
 }
 
-// PageRule is the paging rule of sql/README.md (Metric definitions): page when the per-attempt technical join-failure
-// rate is over 5 % for 2 consecutive minutes with >= 25 attempts a minute.
-// A minute is judged 60 s after its end: 99 % of events arrive within a minute (the rest, up
-// to 10 minutes late, count in the report afterwards), so a page comes 1-2 minutes after the
-// second bad minute ends.
-var PageRule = AlertRule{Threshold: 0.05, For: 2, MinAttempts: MinAttempts, Lateness: time.Minute}
+// The pages of sql/README.md (Metric definitions). A minute is judged 60 s after its end: 99 %
+// of events arrive within a minute (the rest, up to 10 minutes late, count in the report
+// afterwards), so a page comes 1-2 minutes after its last bad minute ends.
+var (
+	// PageRule pages when the per-attempt technical join-failure rate is over 5 % for 2
+	// consecutive minutes with >= 25 attempts a minute.
+	PageRule = AlertRule{Name: "technical join failures > 5 % for 2 min", Input: "join_failure_rate",
+		Threshold: 0.05, For: 2, MinAttempts: MinAttempts, Lateness: time.Minute,
+		Counts: [2]string{"attempts", "technical_failures"}}
+	// RetryRule pages when retry amplification (join attempts per user attempting) is over 2 for
+	// 3 consecutive minutes with >= 25 attempts a minute.
+	RetryRule = AlertRule{Name: "retry amplification > 2 for 3 min", Input: "retry_amplification",
+		Threshold: 2, For: 3, MinAttempts: MinAttempts, Lateness: time.Minute,
+		Counts: [2]string{"attempts", "users"}}
+	// CrashRule pages when concurrent listeners fall more than 30 % within 2 minutes without a
+	// room end (no leave with reason ended), in a room whose 2-minute peak is >= 100 listeners.
+	CrashRule = AlertRule{Name: "listeners down > 30 % within 2 min, no room end", Input: "ccl_drop",
+		Threshold: 0.30, For: 1, MinListeners: 100, Lateness: time.Minute,
+		Counts: [2]string{"peak", "listeners"}}
+)
+
+// Rules are the pages, in the order the report lists them.
+var Rules = []AlertRule{PageRule, RetryRule, CrashRule}
 
 // AlertTransition is one firing of an alert: it fired at FiredAt and cleared at ClearedAt.
 type AlertTransition struct {
@@ -109,34 +135,51 @@ func IngestWatermark(ctx context.Context, conn Querier) (Watermark, error) {
 
 // AlertMinute is one minute of AlertState.
 type AlertMinute struct {
-	Start             time.Time
-	Attempts          int64
-	TechnicalFailures int64
-	Rate              *float64 // nil: fewer than MinAttempts attempts
-	Complete          bool     // judged: the watermark is past its end plus Lateness
-	State             string   // "bad", "good", "no_data" or "incomplete"
-	Firing            bool     // the alert's state after this minute
+	Start time.Time
+	// Value is the rule's figure (the failure rate, the retry amplification, the fall of CCL);
+	// nil when the minute has none (no attempts, or under 25 for the rate).
+	Value *float64
+	// Counts are the two counts behind it, named by the rule's Counts: attempts and technical
+	// failures, attempts and users, the 2-minute peak and CCL at the worst second.
+	Counts   [2]int64
+	Complete bool   // judged: the watermark is past its end plus Lateness
+	State    string // "bad", "good", "no_data" or "incomplete"
+	Firing   bool   // the alert's state after this minute
 }
 
 // End is when the minute ends: when an evaluator running at minute boundaries acts on it.
 func (m AlertMinute) End() time.Time { return m.Start.Add(time.Minute) }
 
 // AlertState evaluates rule on space over the whole minutes from from (rounded down to the
-// minute) to to, judging only minutes the watermark wm says are complete: queries/alert_state.sql,
-// the one definition of the page, which the report and the Grafana plugin's alertState query
-// read. Dense: one AlertMinute per minute, in order.
+// minute) to to, judging only minutes the watermark wm says are complete: queries/alert_state.sql
+// around the rule's input, the one definition of each page, which the report and the Grafana
+// plugin's alertState query read. Dense: one AlertMinute per minute, in order.
 func AlertState(ctx context.Context, conn Querier, space string, from, to time.Time, rule AlertRule, wm Watermark) ([]AlertMinute, error) {
 	from, to, err := window(from.UTC().Truncate(time.Minute), to, MaxWindow)
 	if err != nil {
 		return nil, fmt.Errorf("alert state of %q: %w", space, err)
 	}
-	rows, err := conn.Query(ctx, queries["alert_state"], windowArgs(space, from, to,
-		clickhouse.Named("step", uint32(60)),
+	q, ok := queries["alert_state_"+rule.Input]
+	if !ok {
+		return nil, fmt.Errorf("alert rule %q: no queries/alert_input_%s.sql", rule.Name, rule.Input)
+	}
+	args := []any{
 		clickhouse.Named("min_attempts", uint32(rule.MinAttempts)),
 		clickhouse.DateNamed("watermark", wm.horizon(), clickhouse.Seconds),
 		clickhouse.Named("lateness", uint32(rule.Lateness/time.Second)),
 		clickhouse.Named("threshold", rule.Threshold),
-		clickhouse.Named("for", uint32(max(rule.For, 1))))...)
+		clickhouse.Named("for", uint32(max(rule.For, 1))),
+	}
+	curveFrom, step := from, uint32(60)
+	if rule.Input == "ccl_drop" { // the curve from 2 minutes before the first minute, per second
+		curveFrom, step = from.Add(-2*time.Minute), 1
+		if curveFrom.Unix() < 0 {
+			curveFrom = time.Unix(0, 0).UTC()
+		}
+		args = append(args, clickhouse.Named("min_listeners", uint32(rule.MinListeners)))
+	}
+	args = append(args, clickhouse.Named("step", step))
+	rows, err := conn.Query(ctx, q, windowArgs(space, curveFrom, to, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("query alert state of %q: %w", space, err)
 	}
@@ -147,7 +190,7 @@ func AlertState(ctx context.Context, conn Querier, space string, from, to time.T
 			m                AlertMinute
 			complete, firing uint8
 		)
-		if err := rows.Scan(&m.Start, &m.Attempts, &m.TechnicalFailures, &m.Rate, &complete, &m.State, &firing); err != nil {
+		if err := rows.Scan(&m.Start, &m.Value, &m.Counts[0], &m.Counts[1], &complete, &m.State, &firing); err != nil {
 			return nil, fmt.Errorf("read alert state of %q: %w", space, err)
 		}
 		m.Start, m.Complete, m.Firing = m.Start.UTC(), complete == 1, firing == 1

@@ -84,7 +84,10 @@ func TestAlertStatePatterns(t *testing.T) {
 	f("gBBggBBBg.BBBxx", "3-4 7-9 12-14") // several firings
 
 	// The rule's fields.
-	g := func(rule warehouse.AlertRule, pattern, want string) { cases = append(cases, tc{rule, pattern, want}) }
+	g := func(rule warehouse.AlertRule, pattern, want string) {
+		rule.Input = warehouse.PageRule.Input
+		cases = append(cases, tc{rule, pattern, want})
+	}
 	g(warehouse.AlertRule{Threshold: 0.05, For: 1, MinAttempts: 25}, "gBg", "2-3")
 	g(warehouse.AlertRule{Threshold: 0.05, For: 0, MinAttempts: 25}, "gBg", "2-3") // For < 1 is 1
 	g(warehouse.AlertRule{Threshold: 0.05, For: 3, MinAttempts: 25}, "BBgBBBg", "6-7")

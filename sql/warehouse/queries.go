@@ -50,8 +50,18 @@ func mustLoadQueries(fsys fs.FS) map[string]string {
 	for name, text := range out {
 		out[name] = includeQueries(name, text, out, 0)
 	}
+	// One query per paging rule: alert_state.sql (the rule) around each alert_input_*.sql.
+	for name, text := range out {
+		if rule, ok := strings.CutPrefix(name, "alert_input_"); ok {
+			out["alert_state_"+rule] = inputLine.ReplaceAllLiteralString(out["alert_state"], text)
+		}
+	}
+	delete(out, "alert_state") // not a query without its input
 	return out
 }
+
+// inputLine is where alert_state.sql takes its input's rows.
+var inputLine = regexp.MustCompile(`(?m)^[ \t]*\{\{input\}\}[ \t]*$`)
 
 // include is how a query file takes another's rows as a subquery: a line {{query NAME}} stands
 // for the text of queries/NAME.sql (its parameters become the includer's), so that a figure built

@@ -11,14 +11,15 @@ import (
 	"github.com/spacepulse/spacepulse/sql/warehouse"
 )
 
-// alertState answers queryType alertState: the page of sql/README.md per room, from
-// warehouse.AlertState (queries/alert_state.sql), the query the report's alert timeline reads, so
-// the provisioned rule only thresholds `firing` and cannot disagree with the report. Each room is
+// alertState answers queryType alertState: one of the pages of sql/README.md (Query.Rule: the
+// join-failure rate by default, retry amplification, or a fall of concurrent listeners) per room,
+// from warehouse.AlertState (queries/alert_state.sql), the query the report's alert timelines
+// read, so a provisioned rule only thresholds `firing` and cannot disagree with the report. Each room is
 // evaluated from its first event (a page stays firing through quiet minutes, so the state at the
 // time range's start depends on what came before), and minutes are judged only once the ingest
 // watermark says the consumers have landed them. One frame per room, the minutes of the time
-// range: firing (1 or 0, the state after the minute), and for panels the minute's rate,
-// attempts, technical failures, whether it was complete and its state. Grafana's alert engine
+// range: firing (1 or 0, the state after the minute), and for panels the minute's figure, the
+// two counts behind it (warehouse.AlertRule.Counts), whether it was complete and its state. Grafana's alert engine
 // gets firing only, so each room is one alert instance.
 func (d *Datasource) alertState(ctx context.Context, conn driver.Conn, r request, fromAlert bool) (data.Frames, error) {
 	rooms, err := d.rooms(ctx, conn, r)
@@ -34,7 +35,7 @@ func (d *Datasource) alertState(ctx context.Context, conn driver.Conn, r request
 	if err != nil {
 		return nil, err
 	}
-	rule := warehouse.PageRule
+	rule := alertRules[r.Rule]
 	var frames data.Frames
 	for _, room := range rooms {
 		first, _, err := warehouse.Bounds(ctx, conn, room)
@@ -53,12 +54,12 @@ func (d *Datasource) alertState(ctx context.Context, conn driver.Conn, r request
 			return nil, err
 		}
 		var (
-			times            []time.Time
-			firing           []float64
-			rate             []*float64
-			attempts, failed []int64
-			complete         []bool
-			state            []string
+			times    []time.Time
+			firing   []float64
+			value    []*float64
+			counts   [2][]int64
+			complete []bool
+			state    []string
 		)
 		for _, m := range ms {
 			if m.Start.Before(r.from.Truncate(time.Minute)) {
@@ -66,9 +67,9 @@ func (d *Datasource) alertState(ctx context.Context, conn driver.Conn, r request
 			}
 			times = append(times, m.Start)
 			firing = append(firing, b2f(m.Firing))
-			rate = append(rate, m.Rate)
-			attempts = append(attempts, m.Attempts)
-			failed = append(failed, m.TechnicalFailures)
+			value = append(value, m.Value)
+			counts[0] = append(counts[0], m.Counts[0])
+			counts[1] = append(counts[1], m.Counts[1])
 			complete = append(complete, m.Complete)
 			state = append(state, m.State)
 		}
@@ -77,16 +78,20 @@ func (d *Datasource) alertState(ctx context.Context, conn driver.Conn, r request
 		fire.Config = &data.FieldConfig{DisplayNameFromDS: room}
 		fields := []*data.Field{data.NewField("time", nil, times), fire}
 		if !fromAlert {
-			rf := data.NewField("rate", labels, rate)
-			rf.Config = &data.FieldConfig{Unit: "percentunit", NoValue: "not enough data"}
-			fields = append(fields, rf,
-				data.NewField("attempts", labels, attempts),
-				data.NewField("technical_failures", labels, failed),
+			vf := data.NewField(alertValueNames[r.Rule], labels, value)
+			vf.Config = &data.FieldConfig{NoValue: "no data"}
+			if r.Rule != AlertRetryAmplification {
+				vf.Config.Unit = "percentunit"
+			}
+			fields = append(fields, vf,
+				data.NewField(rule.Counts[0], labels, counts[0]),
+				data.NewField(rule.Counts[1], labels, counts[1]),
 				data.NewField("complete", labels, complete),
 				data.NewField("state", labels, state))
 		}
 		f := data.NewFrame("alertState", fields...)
-		f.Meta = &data.FrameMeta{ExecutedQueryString: "sql/queries/alert_state.sql over sql/queries/ingest_watermark.sql"}
+		f.Meta = &data.FrameMeta{ExecutedQueryString: "sql/queries/alert_state.sql around alert_input_" + rule.Input +
+			".sql, judged by sql/queries/ingest_watermark.sql"}
 		if wm.Known {
 			f.Meta.Notices = []data.Notice{{Severity: data.NoticeSeverityInfo,
 				Text: "minutes are judged once the consumers have landed them: watermark " + wm.At.Format(time.RFC3339) + ", lateness " + rule.Lateness.String()}}
@@ -97,6 +102,26 @@ func (d *Datasource) alertState(ctx context.Context, conn driver.Conn, r request
 		frames = data.Frames{data.NewFrame(TypeAlertState)}
 	}
 	return frames, nil
+}
+
+// Values of Query.Rule: which page alertState evaluates.
+const (
+	AlertJoinFailureRate    = "joinFailureRate"
+	AlertRetryAmplification = "retryAmplification"
+	AlertCCLDrop            = "cclDrop"
+)
+
+// alertRules maps Query.Rule to the warehouse's rule ("" is the join-failure page).
+var alertRules = map[string]warehouse.AlertRule{
+	"":                      warehouse.PageRule,
+	AlertJoinFailureRate:    warehouse.PageRule,
+	AlertRetryAmplification: warehouse.RetryRule,
+	AlertCCLDrop:            warehouse.CrashRule,
+}
+
+// alertValueNames names each rule's figure in a panel's frame.
+var alertValueNames = map[string]string{
+	"": "rate", AlertJoinFailureRate: "rate", AlertRetryAmplification: "amplification", AlertCCLDrop: "fall",
 }
 
 func b2f(b bool) float64 {

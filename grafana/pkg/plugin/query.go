@@ -81,6 +81,9 @@ type Query struct {
 	// (what an alert rule evaluates); 0 keeps every bucket, the partial ones too, except when
 	// Grafana's alert engine sends the query, which always gets complete buckets only.
 	CompleteBuckets int `json:"completeBuckets,omitempty"`
+	// Rule is the page alertState evaluates: joinFailureRate (default), retryAmplification or
+	// cclDrop.
+	Rule string `json:"rule,omitempty"`
 	// Live marks a concurrency query's frames with a Grafana Live channel per room.
 	Live bool `json:"live,omitempty"`
 	// RawSQL is the analyst's SELECT for queryType sql, with $__timeFilter(col), $__fromTime,
@@ -172,6 +175,12 @@ func (q *Query) Validate() error {
 	}
 	if q.QueryType == TypeAlertState && (q.IntervalSeconds != 0 || q.CompleteBuckets != 0 || q.IncludeCounts || len(q.Percentiles) > 0 || q.TechnicalOnly) {
 		return bad("alertState takes rooms only: the rule (per-minute, complete minutes by the ingest watermark) is fixed in sql/queries/alert_state.sql")
+	}
+	if _, ok := alertRules[q.Rule]; !ok {
+		return bad("rule %q: want joinFailureRate, retryAmplification or cclDrop", q.Rule)
+	}
+	if q.Rule != "" && q.QueryType != TypeAlertState {
+		return bad("rule applies to alertState only")
 	}
 	if q.Live && q.QueryType != TypeConcurrency {
 		return bad("live applies to concurrency only")
