@@ -1,7 +1,8 @@
 -- alert_input_ccl_drop: the crash page's minutes for alert_state.sql: concurrent listeners
 -- falling more than @threshold (0.30) within 2 minutes without a room end (the DeSantis crash
 -- loops). For each second t, fall(t) = 1 - CCL(t) / max CCL over [t - 120 s, t] (concurrency.sql,
--- per second); a minute's value is its largest fall (a: the 2-minute peak then, b: CCL then),
+-- per second); a minute's value is its largest fall (a: the 2-minute peak then, b: CCL then; of
+-- equal falls the latest second),
 -- measured when that peak is >= @min_listeners, bad when the fall is over @threshold and no
 -- leave with reason `ended` (a room end: space_minute_counts) falls in the minute or the two
 -- before it.
@@ -11,14 +12,15 @@
 SELECT
     minute AS bucket,
     max(fall) AS value,
-    argMax(peak, fall) AS a,
-    argMax(listeners, fall) AS b,
+    argMax(peak, (fall, second)) AS a,
+    argMax(listeners, (fall, second)) AS b,
     toUInt8(max(peak) >= @min_listeners) AS measured,
     toUInt8(max(if(peak >= @min_listeners, fall, 0)) > @threshold AND any(ended) = 0) AS bad
 FROM
 (
     SELECT
-        toStartOfMinute(tupleElement(point, 1)) AS minute,
+        tupleElement(point, 1) AS second,
+        toStartOfMinute(second) AS minute,
         tupleElement(point, 2) AS listeners,
         peak,
         if(peak > 0, 1 - listeners / peak, 0) AS fall
@@ -35,7 +37,7 @@ FROM
         )
     )
     ARRAY JOIN curve AS point, peaks AS peak
-)
+) AS per_second
 ANY LEFT JOIN
 (
     SELECT shifted AS minute, ended

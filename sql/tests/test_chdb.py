@@ -97,10 +97,23 @@ def bind(sql, params):
 INCLUDE = re.compile(r"^[ \t]*\{\{query ([a-z0-9_]+)\}\}[ \t]*$", re.M)
 
 
+INPUT = re.compile(r"^[ \t]*\{\{input\}\}[ \t]*$", re.M)
+
+
 def query_text(name):
-    """The text of queries/NAME.sql with each {{query OTHER}} line replaced by OTHER's text, as
-    sql/warehouse does."""
+    """The text of queries/NAME.sql with each {{query OTHER}} line replaced by OTHER's text, and
+    for alert_state_RULE, alert_state.sql around alert_input_RULE.sql, as sql/warehouse does."""
+    if name.startswith("alert_state_"):
+        return INPUT.sub(lambda m: query_text("alert_input_" + name[len("alert_state_"):]), query_text("alert_state"))
     return INCLUDE.sub(lambda m: query_text(m.group(1)), open(QUERIES[name]).read())
+
+
+def query_names():
+    """The queries package warehouse runs: every file, but alert_state.sql only around each of its
+    inputs (alert_state_RULE) and the inputs only there."""
+    rules = [n[len("alert_input_"):] for n in QUERIES if n.startswith("alert_input_")]
+    return sorted([n for n in QUERIES if n != "alert_state" and not n.startswith("alert_input_")] +
+                  ["alert_state_" + r for r in rules])
 
 
 def split_statements(text):
@@ -232,16 +245,17 @@ class Model:
             rows.append([fmt_time(b), len(evs), tech, bus, rate])
         return rows
 
-    def alert_state(self, space, lo, hi, watermark, lateness, threshold, for_):
-        """The page as a loop (warehouse's modelTimeline): lo a whole minute."""
+    @staticmethod
+    def alert_rule(minutes, hi, watermark, lateness, for_):
+        """alert_state.sql as a loop (warehouse's modelTimeline) over an input's minutes
+        [(start, value, a, b, measured, bad)], in order from a whole minute."""
         out, firing, run = [], False, 0
-        for i, (bucket, attempts, tech, _bus, rate) in enumerate(self.failure_rate(space, lo, hi, 60)):
-            b = lo + 60 * i
+        for b, value, x, y, measured, bad in minutes:
             if b + 60 + lateness > watermark or b + 60 > hi + 1:
                 state = "incomplete"
-            elif rate is None:
+            elif not measured:
                 state, run = "no_data", 0
-            elif rate > threshold:
+            elif bad:
                 state = "bad"
                 if not firing:
                     run += 1
@@ -249,7 +263,53 @@ class Model:
                         firing, run = True, 0
             else:
                 state, firing, run = "good", False, 0
-            out.append([bucket, attempts, tech, rate, int(state != "incomplete"), state, int(firing)])
+            out.append([fmt_time(b), value, x, y, int(state != "incomplete"), state, int(firing)])
+        return out
+
+    def join_failure_minutes(self, space, lo, hi, threshold):
+        return [(lo + 60 * i, rate, attempts, tech, attempts >= MIN_ATTEMPTS, (rate or 0) > threshold)
+                for i, (_b, attempts, tech, _bus, rate) in enumerate(self.failure_rate(space, lo, hi, 60))]
+
+    def retry_minutes(self, space, lo, hi, threshold):
+        rows = {r[0]: r for r in self.user_failure_rate(space, lo, hi, 60)}
+        out = []
+        for b in range(lo, hi // 60 * 60 + 1, 60):
+            _, users, _failed, attempts, _rate, amp = rows.get(fmt_time(b), [None, 0, 0, 0, None, 0.0])
+            out.append((b, amp if attempts else None, attempts, users, attempts >= MIN_ATTEMPTS,
+                        attempts > 0 and amp > threshold))
+        return out
+
+    def ccl_drop_minutes(self, space, lo, hi, threshold, min_listeners):
+        """lo is the first minute judged; the curve starts 120 s before it."""
+        start = lo - 120
+        ccl, n = [], self.ccl(space, start - 1)
+        deltas = {}
+        for e in self.space(space, start, hi):
+            deltas[e["ts"]] = deltas.get(e["ts"], 0) + {"join": 1, "leave": -1}.get(e["kind"], 0)
+        for t in range(start, hi + 1):
+            n += deltas.get(t, 0)
+            ccl.append(n)
+        ended = {}
+        for e in self.space(space, start // 60 * 60, hi // 60 * 60 + 59):
+            if e["kind"] == "leave" and e["reason"] == "ended" and e["ts"] // 60 * 60 <= hi:
+                for d in (0, 60, 120):
+                    m = e["ts"] // 60 * 60 + d
+                    ended[m] = ended.get(m, 0) + 1
+        minutes = {}
+        for i, t in enumerate(range(start, hi + 1)):
+            peak = max(ccl[max(0, i - 120):i + 1])
+            fall = 1 - ccl[i] / peak if peak > 0 else 0
+            m = t // 60 * 60
+            if m < lo:
+                continue
+            minutes.setdefault(m, []).append((fall, t, peak, ccl[i]))
+        out = []
+        for m in sorted(minutes):
+            secs = minutes[m]
+            fall, _t, peak, listeners = max(secs)
+            measured = max(s[2] for s in secs) >= min_listeners
+            worst = max((s[0] if s[2] >= min_listeners else 0) for s in secs)
+            out.append((m, fall, peak, listeners, measured, worst > threshold and ended.get(m, 0) == 0))
         return out
 
     def summary(self, space, lo, hi):
@@ -650,10 +710,22 @@ def cases():
                 out.append(("dimension_values", dict(w, space=space, dimension=dim, limit=limit),
                             MODEL.dimension_values(space, lo, hi, dim, limit)))
         m = lo // 60 * 60
-        for watermark, threshold in ((DateTime(4102444800), 0.05), (DateTime(T0 + 600), 0.05), (DateTime(4102444800), 0.0)):
-            out.append(("alert_state", dict(w, **{"from": DateTime(m)}, step=60, min_attempts=MIN_ATTEMPTS,
-                                            watermark=watermark, lateness=60, threshold=threshold, **{"for": 2}),
-                        MODEL.alert_state(SPACE, m, hi, watermark, 60, threshold, 2)))
+        rule = lambda watermark, threshold, for_: dict(w, **{"from": DateTime(m), "for": for_}, step=60,
+                                                       min_attempts=MIN_ATTEMPTS, watermark=watermark, lateness=60,
+                                                       threshold=threshold)
+        far, mid = DateTime(4102444800), DateTime(T0 + 600)
+        for watermark, threshold in ((far, 0.05), (mid, 0.05), (far, 0.0)):
+            out.append(("alert_state_join_failure_rate", rule(watermark, threshold, 2),
+                        MODEL.alert_rule(MODEL.join_failure_minutes(SPACE, m, hi, threshold), hi, watermark, 60, 2)))
+        for watermark, threshold in ((far, 2.0), (mid, 1.0), (far, 1.0)):
+            out.append(("alert_state_retry_amplification", rule(watermark, threshold, 3),
+                        MODEL.alert_rule(MODEL.retry_minutes(SPACE, m, hi, threshold), hi, watermark, 60, 3)))
+        if m - 120 >= 0:
+            for watermark, threshold, min_listeners in ((far, 0.3, 100), (mid, 0.05, 5), (far, 0.01, 1)):
+                out.append(("alert_state_ccl_drop", dict(rule(watermark, threshold, 1), step=1,
+                                                         min_listeners=min_listeners, **{"from": DateTime(m - 120)}),
+                            MODEL.alert_rule(MODEL.ccl_drop_minutes(SPACE, m, hi, threshold, min_listeners),
+                                             hi, watermark, 60, 1)))
         for limit in (10, 1):
             out.append(("spaces_in_window", {"from": DateTime(lo), "to": DateTime(hi), "limit": limit},
                         MODEL.spaces_in_window(lo, hi, limit)))
@@ -696,7 +768,7 @@ def fingerprint_ok(cells):
 
 
 def test_every_query_file_is_covered():
-    assert sorted({c[0] for c in cases()}) == sorted(QUERIES)
+    assert sorted({c[0] for c in cases()}) == query_names()
 
 
 def close(a, b):
