@@ -11,6 +11,7 @@ import { Observable, switchMap } from 'rxjs';
 
 import { withLive } from './live';
 
+import { quoteSQLValues } from './sqlquote';
 import { SpacePulseOptions, SpacePulseQuery, VariableQuery, defaultQuery, validateQuery } from './types';
 
 export class DataSource extends DataSourceWithBackend<SpacePulseQuery, SpacePulseOptions> {
@@ -38,7 +39,7 @@ export class DataSource extends DataSourceWithBackend<SpacePulseQuery, SpacePuls
     return {
       ...query,
       rooms,
-      rawSql: query.rawSql ? t.replace(query.rawSql, scopedVars, 'sqlstring') : query.rawSql,
+      rawSql: query.rawSql ? t.replace(query.rawSql, scopedVars, quoteSQLValues) : query.rawSql,
     };
   }
 

@@ -29,12 +29,23 @@ export const groupByAllowed: Record<QueryType, string[]> = {
 
 export type Percentile = 'p50' | 'p95' | 'p99';
 
+/** The pages alertState evaluates (sql/README.md, Paging rules). */
+export type AlertRule = 'joinFailureRate' | 'retryAmplification' | 'cclDrop';
+
+export const alertRules: Array<{ label: string; value: AlertRule }> = [
+  { label: 'join failures > 5 %', value: 'joinFailureRate' },
+  { label: 'retries > 2x', value: 'retryAmplification' },
+  { label: 'listeners -30 %', value: 'cclDrop' },
+];
+
 export interface SpacePulseQuery extends DataQuery {
   queryType?: QueryType;
   rooms?: string[];
   groupBy?: string;
   reduce?: 'peak' | 'last';
   rate?: 'perAttempt' | 'perUser';
+  /** alertState's page (pkg/plugin/alertstate.go alertRules). */
+  rule?: AlertRule;
   includeCounts?: boolean;
   technicalOnly?: boolean;
   percentiles?: Percentile[];

@@ -31,6 +31,7 @@ func TestProvisioningFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := map[string]int{}
+	pagesSeen := map[string]bool{}
 	uids := map[string]string{} // provisioned datasources: uid -> type
 	var dashboards []string
 	for _, path := range files {
@@ -60,7 +61,7 @@ func TestProvisioningFiles(t *testing.T) {
 				checkProviders(t, path, raw)
 			case doc["groups"] != nil:
 				seen["alerting"]++
-				checkAlerts(t, path, raw)
+				checkAlerts(t, path, raw, pagesSeen)
 			default:
 				t.Errorf("%s: not a datasource, dashboard provider or alerting file", path)
 			}
@@ -78,6 +79,11 @@ func TestProvisioningFiles(t *testing.T) {
 	for _, kind := range []string{"dashboard", "datasources", "providers", "alerting"} {
 		if seen[kind] == 0 {
 			t.Errorf("no %s file under %s", kind, provisioning)
+		}
+	}
+	for _, uid := range []string{"spacepulse-join-failure-rate", "spacepulse-retry-amplification", "spacepulse-ccl-drop"} {
+		if !pagesSeen[uid] {
+			t.Errorf("no provisioned alert rule %s (the pages of sql/README.md)", uid)
 		}
 	}
 	if seen["dashboard"] != 2 {
@@ -163,7 +169,7 @@ func checkProviders(t *testing.T, path string, raw []byte) {
 	}
 }
 
-func checkAlerts(t *testing.T, path string, raw []byte) {
+func checkAlerts(t *testing.T, path string, raw []byte, pagesSeen map[string]bool) {
 	var doc struct {
 		Groups []struct {
 			Rules []struct {
@@ -193,9 +199,12 @@ func checkAlerts(t *testing.T, path string, raw []byte) {
 					t.Errorf("%s: rule %s query %s: %v", path, r.UID, d.RefID, err)
 					continue
 				}
-				if r.UID == "spacepulse-join-failure-rate" && q.QueryType != TypeAlertState {
-					t.Errorf("%s: rule %s: the page must threshold alertState (sql/queries/alert_state.sql), not a query of its own", path, r.UID)
+				pages := map[string]string{"spacepulse-join-failure-rate": "", "spacepulse-retry-amplification": AlertRetryAmplification,
+					"spacepulse-ccl-drop": AlertCCLDrop}
+				if want, ok := pages[r.UID]; ok && (q.QueryType != TypeAlertState || q.Rule != want) {
+					t.Errorf("%s: rule %s: the page must threshold alertState with rule %q (sql/queries/alert_state.sql), not a query of its own", path, r.UID, want)
 				}
+				pagesSeen[r.UID] = true
 			}
 			if ours == 0 {
 				t.Errorf("%s: rule %s queries no SpacePulse datasource", path, r.UID)

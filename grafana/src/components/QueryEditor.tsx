@@ -3,7 +3,7 @@ import { QueryEditorProps, SelectableValue } from '@grafana/data';
 import { InlineField, InlineFieldRow, InlineSwitch, Input, MultiSelect, RadioButtonGroup, Select, TextArea, Alert } from '@grafana/ui';
 
 import { DataSource } from '../datasource';
-import { Percentile, QueryType, SpacePulseOptions, SpacePulseQuery, groupByAllowed, queryTypes, validateQuery } from '../types';
+import { AlertRule, Percentile, QueryType, SpacePulseOptions, SpacePulseQuery, alertRules, groupByAllowed, queryTypes, validateQuery } from '../types';
 
 export type Props = QueryEditorProps<DataSource, SpacePulseQuery, SpacePulseOptions>;
 
@@ -59,7 +59,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
             width={26}
             options={queryTypes.map((t) => ({ label: t.label, value: t.value, description: t.description }))}
             value={type}
-            onChange={(v) => change({ queryType: v.value, groupBy: '', reduce: v.value === 'concurrency' ? 'peak' : undefined, rate: v.value === 'joinFailureRate' ? 'perAttempt' : undefined })}
+            onChange={(v) => change({ queryType: v.value, groupBy: '', reduce: v.value === 'concurrency' ? 'peak' : undefined, rate: v.value === 'joinFailureRate' ? 'perAttempt' : undefined, rule: undefined })}
           />
         </InlineField>
         {type !== 'sql' && (
@@ -118,6 +118,15 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
             </InlineField>
           </>
         )}
+        {type === 'alertState' && (
+          <InlineField label="Page" labelWidth={10} tooltip="The paging rule (sql/queries/alert_state.sql), judged on complete minutes only">
+            <RadioButtonGroup
+              options={alertRules}
+              value={query.rule ?? 'joinFailureRate'}
+              onChange={(v) => change({ rule: v as AlertRule })}
+            />
+          </InlineField>
+        )}
         {type === 'errorsByCode' && (
           <InlineField label="Technical only" labelWidth={16} tooltip="Leave out space_ended, auth and geo_blocked">
             <InlineSwitch value={!!query.technicalOnly} onChange={(e) => change({ technicalOnly: e.currentTarget.checked })} />
@@ -133,7 +142,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
             />
           </InlineField>
         )}
-        {type !== 'sql' && type !== 'spaces' && (
+        {type !== 'sql' && type !== 'spaces' && type !== 'alertState' && (
           <InlineField label="Interval (s)" labelWidth={14} tooltip="Bucket length; empty: the panel interval">
             <Input
               type="number"
