@@ -123,11 +123,12 @@ func (c *Config) setDefaults() {
 
 // Producer sends events to Kafka. It is safe for concurrent use.
 type Producer struct {
-	cfg  Config
-	w    *kafka.Writer
-	buf  chan kafka.Message
-	wg   sync.WaitGroup
-	once sync.Once
+	cfg          Config
+	w            *kafka.Writer
+	ownTransport *kafka.Transport // made by New when Config.Transport is nil; closed by Close
+	buf          chan kafka.Message
+	wg           sync.WaitGroup
+	once         sync.Once
 
 	mu     sync.RWMutex // guards closed against sends on a closed buf
 	closed bool
@@ -146,6 +147,13 @@ func New(cfg Config) (*Producer, error) {
 	cfg.setDefaults()
 	p := &Producer{cfg: cfg, buf: make(chan kafka.Message, cfg.Buffer)}
 	p.encoders.New = func() any { return new(schemas.JSONEncoder) }
+	if cfg.Transport == nil {
+		// A transport of its own: kafka-go's shared default caches topic metadata for the
+		// process, so a second producer to a topic created since then got "Unknown Topic Or
+		// Partition" until the cache expired.
+		tr := &kafka.Transport{}
+		cfg.Transport, p.ownTransport = tr, tr
+	}
 	p.w = &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
 		Topic:        cfg.Topic,
@@ -246,6 +254,9 @@ func (p *Producer) Close() error {
 		p.wg.Wait()
 		if err := p.w.Close(); err != nil {
 			p.cfg.Logger.Warn("close kafka writer", slog.Any("err", err))
+		}
+		if p.ownTransport != nil {
+			p.ownTransport.CloseIdleConnections()
 		}
 	})
 	if n := p.failed.Load(); n > 0 {

@@ -49,12 +49,14 @@ type Page struct {
 	Alerts  []warehouse.AlertTransition
 }
 
-// Worst returns the minute with the largest figure (nil when no minute has one).
+// Worst returns the minute with the largest figure the rule did not excuse (nil when no minute
+// has one): a fall of listeners judged good is a room end, left out.
 func (p Page) Worst() *warehouse.AlertMinute {
 	var w *warehouse.AlertMinute
 	for i := range p.Minutes {
 		m := &p.Minutes[i]
-		if m.Value != nil && (w == nil || *m.Value > *w.Value) {
+		excused := m.State == "good" && m.Value != nil && *m.Value > p.Rule.Threshold
+		if m.Value != nil && !excused && (w == nil || *m.Value > *w.Value) {
 			w = m
 		}
 	}

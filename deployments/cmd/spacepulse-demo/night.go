@@ -205,6 +205,27 @@ func tellRoom(ctx context.Context, out io.Writer, pl *demoPipeline, sc *scenario
 		fmt.Fprintf(out, "  after the end   room ended %s; %s late join attempts got business errors (%s technical): nothing paged\n",
 			clock(roomEnd), num(lateBusiness), num(lateTechnical))
 	}
+	for _, pg := range r.Pages {
+		figure := func(m *warehouse.AlertMinute) string {
+			if pg.Rule.Input == warehouse.RetryRule.Input {
+				return fmt.Sprintf("%.1f attempts a user in minute %s", *m.Value, clock(m.Start))
+			}
+			return fmt.Sprintf("%.1f %% fall in minute %s", 100**m.Value, clock(m.Start))
+		}
+		switch worst := pg.Worst(); {
+		case len(pg.Alerts) == 0 && worst != nil:
+			fmt.Fprintf(out, "  page            %s: never fired (largest, room ends aside: %s)\n", pg.Rule.Name, figure(worst))
+		case len(pg.Alerts) == 0:
+			fmt.Fprintf(out, "  page            %s: never fired\n", pg.Rule.Name)
+		}
+		for _, a := range pg.Alerts {
+			cleared := "still firing at the end"
+			if !a.ClearedAt.IsZero() {
+				cleared = "cleared " + clock(a.ClearedAt)
+			}
+			fmt.Fprintf(out, "  page            %s: fired %s, %s\n", pg.Rule.Name, clock(a.FiredAt), cleared)
+		}
+	}
 	c.eq(rt.Name+": unique listeners", r.Summary.UniqueListeners, rt.Listeners)
 	fmt.Fprintf(out, "  picture         %s\n", png)
 	return nil

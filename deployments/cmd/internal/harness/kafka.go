@@ -77,7 +77,52 @@ func ConnectKafka(ctx context.Context, brokers []string, partitions int32, topic
 			return nil, fmt.Errorf("create topic %s on %v: %w (choose a new topic name)", t.Topic, brokers, err)
 		}
 	}
+	if err := waitTopics(ctx, admin, partitions, topics); err != nil {
+		admin.Close()
+		return nil, err
+	}
 	return &Kafka{Addr: brokers[0], Partitions: partitions, admin: admin}, nil
+}
+
+// waitTopics waits until the broker's metadata has every topic with its partitions led: a
+// producer that starts before that gets "Unknown Topic Or Partition" (CreateTopics returns once
+// the controller has the topic, the broker's metadata follows a moment later).
+func waitTopics(ctx context.Context, admin *kgo.Client, partitions int32, topics []string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		req := kmsg.NewPtrMetadataRequest()
+		for _, t := range topics {
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(t)
+			req.Topics = append(req.Topics, rt)
+		}
+		resp, err := req.RequestWith(ctx, admin)
+		ready := err == nil && len(resp.Topics) == len(topics)
+		if ready {
+			for _, t := range resp.Topics {
+				led := 0
+				for _, p := range t.Partitions {
+					if p.ErrorCode == 0 && p.Leader >= 0 {
+						led++
+					}
+				}
+				if t.ErrorCode != 0 || (partitions > 0 && int32(led) < partitions) || led == 0 {
+					ready = false
+				}
+			}
+		}
+		if ready {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("topics %v created but not in the broker's metadata after 30 s (last error: %v)", topics, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Close stops the cluster (if embedded) and drops its data.
