@@ -65,9 +65,23 @@
 // block's event-time range (warehouse.Reconcile: each rollup cell compared
 // with a count of the raw rows, corrected by one more row).
 //
+// # Progress records (the ingest watermark)
+//
+// With Config.Progress set (RunConsumer sets it), the pipeline records what it
+// has landed, so that the alert can tell a minute whose events are all in
+// ClickHouse from one whose events may still be in Kafka
+// (warehouse.IngestWatermark, sql/queries/ingest_watermark.sql): for each
+// partition, the last offset committed, the partition's high watermark when
+// that message was fetched (raised past a batch cut and not yet committed, so
+// a consumer stuck on it holds the watermark back) and the newest event time
+// committed; and a heartbeat per process, stopped=1 after a clean drain. A
+// reporter goroutine writes the partitions that moved and the heartbeat every
+// Config.ProgressInterval (2 s) in one insert each; a failed report (ClickHouse
+// down) is kept for the next, and the watermark holds meanwhile.
+//
 // # Flow and back-pressure
 //
-// Run starts three goroutines and waits for them: a fetcher (Kafka →
+// Run starts three goroutines (four with progress records) and waits for them: a fetcher (Kafka →
 // bounded channel), a batcher (decode, validate, keep copies out, append; it
 // cuts a batch on rows, bytes or age) and a writer (the three steps above).
 // Channels are bounded, so a slow or unavailable ClickHouse stops the fetch
