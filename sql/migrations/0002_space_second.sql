@@ -32,7 +32,7 @@ AS SELECT
     CAST(multiIf(
         kind = 'join', 'join',
         kind = 'leave', 'leave',
-        phase = 'join', if(code IN ('space_ended', 'auth', 'geo_blocked'), 'join_error_business', 'join_error'),
+        phase = 'join', if(code IN ({business_codes}), 'join_error_business', 'join_error'),
         'session_error'
     ) AS Enum8('join' = 1, 'leave' = 2, 'join_error' = 3, 'join_error_business' = 4, 'session_error' = 5)) AS class,
     uniqExactState(event_id) AS event_ids

@@ -37,7 +37,7 @@ AS SELECT
     toStartOfMinute(ts) AS minute,
     kind,
     phase,
-    toUInt8(kind = 'error' AND code NOT IN ('space_ended', 'auth', 'geo_blocked')) AS technical,
+    toUInt8(kind = 'error' AND code NOT IN ({business_codes})) AS technical,
     code,
     reason,
     client,

@@ -74,7 +74,7 @@ AS SELECT
     CAST(multiIf(
         kind = 'join', 'join',
         kind = 'leave', 'leave',
-        phase = 'join', if(code IN ('space_ended', 'auth', 'geo_blocked'), 'join_error_business', 'join_error'),
+        phase = 'join', if(code IN ({business_codes}), 'join_error_business', 'join_error'),
         'session_error'
     ) AS Enum8('join' = 1, 'leave' = 2, 'join_error' = 3, 'join_error_business' = 4, 'session_error' = 5)) AS class,
     toInt64(count()) AS events
@@ -88,7 +88,7 @@ AS SELECT
     toStartOfMinute(ts) AS minute,
     kind,
     phase,
-    toUInt8(kind = 'error' AND code NOT IN ('space_ended', 'auth', 'geo_blocked')) AS technical,
+    toUInt8(kind = 'error' AND code NOT IN ({business_codes})) AS technical,
     code,
     reason,
     client,
@@ -107,7 +107,7 @@ SELECT
     CAST(multiIf(
         kind = 'join', 'join',
         kind = 'leave', 'leave',
-        phase = 'join', if(code IN ('space_ended', 'auth', 'geo_blocked'), 'join_error_business', 'join_error'),
+        phase = 'join', if(code IN ({business_codes}), 'join_error_business', 'join_error'),
         'session_error'
     ) AS Enum8('join' = 1, 'leave' = 2, 'join_error' = 3, 'join_error_business' = 4, 'session_error' = 5)) AS class,
     toInt64(count()) AS events
@@ -121,7 +121,7 @@ SELECT
     toStartOfMinute(ts) AS minute,
     kind,
     phase,
-    toUInt8(kind = 'error' AND code NOT IN ('space_ended', 'auth', 'geo_blocked')) AS technical,
+    toUInt8(kind = 'error' AND code NOT IN ({business_codes})) AS technical,
     code,
     reason,
     client,

@@ -30,7 +30,8 @@ SQL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 MIGRATIONS = sorted(glob.glob(os.path.join(SQL_DIR, "migrations", "*.sql")))
 QUERIES = {os.path.basename(p)[:-4]: p for p in glob.glob(os.path.join(SQL_DIR, "queries", "*.sql"))}
 
-BUSINESS = {"space_ended", "auth", "geo_blocked"}
+BUSINESS = {"space_ended", "auth", "geo_blocked"}  # schemas.BusinessCodes (sql/businesscodes_test.go checks)
+BUSINESS_SQL = ", ".join("'%s'" % c for c in sorted(BUSINESS))
 MIN_ATTEMPTS = 25
 T0 = 1723507200  # 2024-08-13T00:00:00Z
 SPACE = "1YqJDqWLyEMGV"
@@ -572,11 +573,11 @@ def server_addr():
 
 def migrate(engine, db):
     """Every statement of every migration, as warehouse.Migrate applies them to a fresh database
-    ({db} the database, {cutover} the epoch)."""
+    ({db} the database, {cutover} the epoch, {business_codes} the codes of BUSINESS)."""
     engine.execute("CREATE DATABASE IF NOT EXISTS " + db)
     for path in MIGRATIONS:
         for stmt in split_statements(open(path).read()):
-            stmt = stmt.replace("{db}", db).replace("{cutover}", FRESH_CUTOVER)
+            stmt = stmt.replace("{db}", db).replace("{cutover}", FRESH_CUTOVER).replace("{business_codes}", BUSINESS_SQL)
             left = re.findall(r"\{[a-z_]+\}", "\n".join(l for l in stmt.split("\n") if not l.strip().startswith("--")))
             assert not left, "%s: unknown placeholders %s" % (os.path.basename(path), left)
             engine.execute(stmt)

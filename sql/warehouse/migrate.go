@@ -14,6 +14,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/spacepulse/spacepulse/schemas"
 	spsql "github.com/spacepulse/spacepulse/sql"
 )
 
@@ -23,6 +24,22 @@ const LatestVersion = 6
 
 // dbPlaceholder stands for the target database in migration files.
 const dbPlaceholder = "{db}"
+
+// businessPlaceholder stands for the business codes as SQL literals (BusinessCodesSQL), in
+// migration files and the reconcile statements: the list is schemas.BusinessCodes, written once.
+const businessPlaceholder = "{business_codes}"
+
+// BusinessCodesSQL is schemas.BusinessCodes as a list of SQL string literals, for IN (...).
+func BusinessCodesSQL() string {
+	var b strings.Builder
+	for i, c := range schemas.BusinessCodes() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("'" + c + "'") // snake_case codes: nothing to escape (schemas validates them)
+	}
+	return b.String()
+}
 
 // cutoverPlaceholder stands for the moment a migration's new materialized views take over from
 // its backfill (see Migrate).
@@ -188,6 +205,7 @@ func Migrate(ctx context.Context, conn Execer, database string) (applied []int, 
 				waited = true
 			}
 			stmt = strings.ReplaceAll(stmt, cutoverPlaceholder, fmt.Sprintf("toDateTime(%d, 'UTC')", cutover.Unix()))
+			stmt = strings.ReplaceAll(stmt, businessPlaceholder, BusinessCodesSQL())
 			if err := conn.Exec(ctx, strings.ReplaceAll(stmt, dbPlaceholder, database)); err != nil {
 				return applied, fmt.Errorf("apply migration %04d_%s statement %d to %s: %w", m.Version, m.Name, i+1, database, err)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -36,7 +37,7 @@ FROM
         CAST(multiIf(
             kind = 'join', 'join',
             kind = 'leave', 'leave',
-            phase = 'join', if(code IN ('space_ended', 'auth', 'geo_blocked'), 'join_error_business', 'join_error'),
+            phase = 'join', if(code IN ({business_codes}), 'join_error_business', 'join_error'),
             'session_error'
         ) AS Enum8('join' = 1, 'leave' = 2, 'join_error' = 3, 'join_error_business' = 4, 'session_error' = 5)) AS class,
         toInt64(count()) AS raw, toInt64(0) AS rolled
@@ -61,7 +62,7 @@ const reconcileMinute = `SELECT space_id, minute, ` + reconcileMinuteDims + `, t
 FROM
 (
     SELECT space_id, toStartOfMinute(ts) AS minute, kind, phase,
-        toUInt8(kind = 'error' AND code NOT IN ('space_ended', 'auth', 'geo_blocked')) AS technical,
+        toUInt8(kind = 'error' AND code NOT IN ({business_codes})) AS technical,
         code, reason, client, app_version, region, country,
         toInt64(count()) AS raw, toInt64(0) AS rolled
     FROM events
@@ -101,8 +102,8 @@ func Reconcile(ctx context.Context, conn driver.Conn, from, to time.Time, settle
 		query, table, cols string
 		n                  *int
 	}{
-		{reconcileSecond, "space_second_counts", "space_id, second, class", &rep.Seconds},
-		{reconcileMinute, "space_minute_counts", "space_id, minute, " + reconcileMinuteDims, &rep.Minutes},
+		{withBusinessCodes(reconcileSecond), "space_second_counts", "space_id, second, class", &rep.Seconds},
+		{withBusinessCodes(reconcileMinute), "space_minute_counts", "space_id, minute, " + reconcileMinuteDims, &rep.Minutes},
 	} {
 		var reads [3]map[string][]any
 		for i := range reads {
@@ -173,4 +174,9 @@ func differences(ctx context.Context, conn Querier, query string, args []any) (m
 		out[fmt.Sprint(row[:len(row)-1])] = row
 	}
 	return out, rows.Err()
+}
+
+// withBusinessCodes fills in {business_codes} (BusinessCodesSQL), as Migrate does for the views.
+func withBusinessCodes(q string) string {
+	return strings.ReplaceAll(q, businessPlaceholder, BusinessCodesSQL())
 }
