@@ -63,7 +63,7 @@ const (
 type Migration struct {
 	Version    int
 	Name       string
-	Statements []string // with {db} still in place
+	Statements []string // with {db} still in place ({business_codes} filled in)
 }
 
 // Execer is what Migrate needs of a connection: statements and queries. driver.Conn has it.
@@ -96,7 +96,7 @@ func loadMigrations(fsys fs.FS) ([]Migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read migration %s: %w", name, err)
 		}
-		stmts := SplitStatements(string(text))
+		stmts := SplitStatements(strings.ReplaceAll(string(text), businessPlaceholder, BusinessCodesSQL()))
 		if len(stmts) == 0 {
 			return nil, fmt.Errorf("migration %s: no statement", name)
 		}
@@ -205,7 +205,6 @@ func Migrate(ctx context.Context, conn Execer, database string) (applied []int, 
 				waited = true
 			}
 			stmt = strings.ReplaceAll(stmt, cutoverPlaceholder, fmt.Sprintf("toDateTime(%d, 'UTC')", cutover.Unix()))
-			stmt = strings.ReplaceAll(stmt, businessPlaceholder, BusinessCodesSQL())
 			if err := conn.Exec(ctx, strings.ReplaceAll(stmt, dbPlaceholder, database)); err != nil {
 				return applied, fmt.Errorf("apply migration %04d_%s statement %d to %s: %w", m.Version, m.Name, i+1, database, err)
 			}
