@@ -24,16 +24,44 @@ FROM
         tupleElement(point, 2) AS listeners,
         peak,
         if(peak > 0, 1 - listeners / peak, 0) AS fall
+    -- the max over [i - 120, i] by doubling: m<k> is the max over [i - k + 1, i] (the first
+    -- second repeated in front of the shifted array), and [i - 63, i] with [i - 120, i - 57] covers
+    -- the window. O(seconds): one level a subquery, since a lambda capturing an array copies it for
+    -- every element and an alias used twice is expanded twice.
     FROM
     (
-        SELECT
-            arraySort(groupArray((bucket, last))) AS curve,
-            arrayMap(x -> tupleElement(x, 2), curve) AS ccl,
-            arrayMap(i -> arrayReduce('max', arraySlice(ccl, greatest(1, i - 120), i - greatest(1, i - 120) + 1)),
-                     arrayEnumerate(ccl)) AS peaks
+        SELECT curve, arrayMap((x, y) -> greatest(x, y), m64, arraySlice(arrayConcat(arrayResize([m64[1]], 57, m64[1]), m64), 1, length(m64))) AS peaks
         FROM
         (
-{{query concurrency}}
+            SELECT curve, arrayMap((x, y) -> greatest(x, y), m32, arraySlice(arrayConcat(arrayResize([m32[1]], 32, m32[1]), m32), 1, length(m32))) AS m64
+            FROM
+            (
+                SELECT curve, arrayMap((x, y) -> greatest(x, y), m16, arraySlice(arrayConcat(arrayResize([m16[1]], 16, m16[1]), m16), 1, length(m16))) AS m32
+                FROM
+                (
+                    SELECT curve, arrayMap((x, y) -> greatest(x, y), m8, arraySlice(arrayConcat(arrayResize([m8[1]], 8, m8[1]), m8), 1, length(m8))) AS m16
+                    FROM
+                    (
+                        SELECT curve, arrayMap((x, y) -> greatest(x, y), m4, arraySlice(arrayConcat(arrayResize([m4[1]], 4, m4[1]), m4), 1, length(m4))) AS m8
+                        FROM
+                        (
+                            SELECT curve, arrayMap((x, y) -> greatest(x, y), m2, arraySlice(arrayConcat(arrayResize([m2[1]], 2, m2[1]), m2), 1, length(m2))) AS m4
+                            FROM
+                            (
+                                SELECT curve, arrayMap((x, y) -> greatest(x, y), ccl, arraySlice(arrayConcat(arrayResize([ccl[1]], 1, ccl[1]), ccl), 1, length(ccl))) AS m2
+                                FROM
+                                (
+                                    SELECT arraySort(groupArray((bucket, last))) AS curve, arrayMap(x -> tupleElement(x, 2), curve) AS ccl
+                                    FROM
+                                    (
+                                    {{query concurrency}}
+                                    )
+                                )
+                            )
+                        )
+                    )
+                )
+            )
         )
     )
     ARRAY JOIN curve AS point, peaks AS peak

@@ -11,8 +11,7 @@
 --   no_data     complete, not measured
 --   bad         complete, bad
 --   good        complete, otherwise
--- The alert is firing after minute i when the last run of @for consecutive bad minutes up to i
--- ends after the last good minute up to i: it fires at the end of the @for-th bad minute in a row,
+-- The alert fires at the end of the @for-th bad minute in a row,
 -- a no_data minute breaks a run that has not fired but keeps a firing alert firing, and only a
 -- good minute clears it. An incomplete minute changes nothing: it carries the state before it.
 -- The window should start before the room does (the alert is not firing at its start).
@@ -24,38 +23,32 @@
 -- Returns one row per minute in order: bucket DateTime('UTC'), value Nullable(Float64), a Int64,
 -- b Int64, complete UInt8, state String, firing UInt8.
 SELECT
-    tupleElement(minutes[i], 1) AS bucket,
-    tupleElement(minutes[i], 2) AS value,
-    tupleElement(minutes[i], 3) AS a,
-    tupleElement(minutes[i], 4) AS b,
-    toUInt8(states[i] != 3) AS complete,
-    ['no_data', 'bad', 'good', 'incomplete'][states[i] + 1] AS state,
-    toUInt8(last_run_end[i] > last_good[i]) AS firing
+    tupleElement(m, 1) AS bucket,
+    tupleElement(m, 2) AS value,
+    tupleElement(m, 3) AS a,
+    tupleElement(m, 4) AS b,
+    toUInt8(st != 3) AS complete,
+    ['no_data', 'bad', 'good', 'incomplete'][st + 1] AS state,
+    toUInt8(f > 0) AS firing
 FROM
 (
     SELECT
         arraySort(groupArray((bucket, value, a, b, measured, bad))) AS minutes,
+        -- 0 no_data, 1 bad, 2 good, 3 incomplete
         arrayMap(m -> multiIf(
             tupleElement(m, 1) + 60 + @lateness > @watermark OR tupleElement(m, 1) + 60 > @to + 1, 3,
             tupleElement(m, 5) = 0, 0,
             tupleElement(m, 6) = 1, 1,
             2), minutes) AS states,
-        arrayEnumerate(states) AS idx,
-        -- run[j]: bad minutes in a row ending at j (j minus the last minute <= j that is not bad)
-        arrayFilter((j, s) -> s != 1, idx, states) AS not_bad_at,
-        arrayCumSum(arrayMap(s -> toUInt32(s != 1), states)) AS not_bad_so_far,
-        arrayMap(j -> j - not_bad_at[not_bad_so_far[j]], idx) AS run,
-        -- the last minute <= j where a run reached @for, and the last good one (0: none)
-        arrayFilter(j -> run[j] >= @for, idx) AS run_ends,
-        arrayCumSum(arrayMap(j -> toUInt32(run[j] >= @for), idx)) AS run_ends_so_far,
-        arrayMap(j -> run_ends[run_ends_so_far[j]], idx) AS last_run_end,
-        arrayFilter((j, s) -> s = 2, idx, states) AS good_at,
-        arrayCumSum(arrayMap(s -> toUInt32(s = 2), states)) AS good_so_far,
-        arrayMap(j -> good_at[good_so_far[j]], idx) AS last_good
+        -- bad minutes in a row ending at each minute: a sum that any other minute resets to 0
+        arrayCumSumNonNegative(arrayMap(s -> toInt64(if(s = 1, 1, -1000000000)), states)) AS run,
+        -- firing: +1 where a run reaches @for, reset by a good minute, carried by the others
+        arrayCumSumNonNegative(arrayMap((s, r) -> toInt64(multiIf(s = 1 AND r >= @for, 1, s = 2, -1000000000, 0)),
+                                        states, run)) AS fired
     FROM
     (
 {{input}}
     )
 )
-ARRAY JOIN idx AS i
+ARRAY JOIN minutes AS m, states AS st, fired AS f
 ORDER BY bucket

@@ -190,6 +190,9 @@ func BenchmarkQueryDataPanels3h(b *testing.B) {
 		{"failure-per-user", time.Minute, map[string]any{"queryType": "joinFailureRate", "rooms": room, "rate": "perUser", "intervalSeconds": 60}},
 		{"join-latency", 10 * time.Second, map[string]any{"queryType": "joinLatency", "rooms": room, "percentiles": []string{"p50", "p95", "p99"}}},
 		{"spaces", time.Minute, map[string]any{"queryType": "spaces", "rooms": room}},
+		{"page-join-failures", time.Minute, map[string]any{"queryType": "alertState", "rooms": room}},
+		{"page-retries", time.Minute, map[string]any{"queryType": "alertState", "rooms": room, "rule": "retryAmplification"}},
+		{"page-crash", time.Minute, map[string]any{"queryType": "alertState", "rooms": room, "rule": "cclDrop"}},
 	}
 	for _, p := range panels {
 		b.Run(p.name, func(b *testing.B) {
