@@ -64,8 +64,7 @@ type batcher struct {
 	ev    schemas.Event
 	dead  []kafka.Message
 	topic string        // of the messages in this batch
-	last  map[int]int64 // the highest offset of each partition in this batch
-	marks map[int]mark  // the same with its high watermark, and the newest valid event time
+	marks map[int]*mark // per partition in this batch: its highest message and newest valid event time
 	n     int           // messages (valid and invalid)
 	dups  int
 	bytes int
@@ -87,8 +86,7 @@ func newBatcher(cfg *Config, mem memory.Allocator, loads, landed *atomic.Int64, 
 		cfg:      cfg,
 		dec:      schemas.NewDecoder(),
 		app:      schemas.NewAppender(mem),
-		last:     make(map[int]int64),
-		marks:    make(map[int]mark),
+		marks:    make(map[int]*mark),
 		idx:      newIndex(cfg.DedupWindow, cfg.DedupMaxIDs, cfg.Now, landed),
 		store:    cfg.Landed,
 		loads:    loads,
@@ -115,11 +113,13 @@ func (b *batcher) add(ctx context.Context, f *fetched) (bool, error) {
 	b.n++
 	b.bytes += len(m.Value)
 	b.topic = m.Topic
-	if off, ok := b.last[m.Partition]; !ok || m.Offset > off {
-		b.last[m.Partition] = m.Offset
-		mk := b.marks[m.Partition]
-		mk.partition, mk.offset, mk.hwm = m.Partition, m.Offset, m.HighWaterMark
+	mk := b.marks[m.Partition]
+	if mk == nil {
+		mk = &mark{partition: m.Partition, offset: -1}
 		b.marks[m.Partition] = mk
+	}
+	if m.Offset > mk.offset {
+		mk.offset, mk.hwm = m.Offset, m.HighWaterMark
 	}
 	// A partition seen for the first time, or not where it left off, was (re)assigned: other
 	// consumers may have landed its events since the index last loaded.
@@ -138,10 +138,7 @@ func (b *batcher) add(ctx context.Context, f *fetched) (bool, error) {
 		b.dead = append(b.dead, deadLetter(m, err.Error()))
 		return b.full(), nil
 	}
-	if mk := b.marks[m.Partition]; b.ev.TS > mk.maxEventMilli {
-		mk.maxEventMilli = b.ev.TS
-		b.marks[m.Partition] = mk
-	}
+	mk.maxEventMilli = max(mk.maxEventMilli, b.ev.TS)
 	sec := floorDiv(b.ev.TS, 1000)
 	if b.needLoad {
 		if err := b.load(ctx, sec); err != nil {
@@ -253,11 +250,10 @@ func (b *batcher) cut(ctx context.Context) (*batch, error) {
 	if b.app.Len() > 0 {
 		out.rec = b.app.NewRecord()
 	}
-	for p, off := range b.last {
-		out.commits = append(out.commits, kafka.Message{Topic: b.topic, Partition: p, Offset: off})
-		out.marks = append(out.marks, b.marks[p])
+	for p, mk := range b.marks {
+		out.commits = append(out.commits, kafka.Message{Topic: b.topic, Partition: p, Offset: mk.offset})
+		out.marks = append(out.marks, *mk)
 	}
-	clear(b.last)
 	clear(b.marks)
 	b.dead, b.n, b.bytes, b.dups = nil, 0, 0, 0
 	// A new record starts with empty builders: size them once instead of

@@ -120,7 +120,8 @@ func (p *progress) take() []warehouse.PartitionProgress {
 	return out
 }
 
-// untake marks parts to be reported again (their report failed), unless newer commits came.
+// untake marks parts to be reported again (their report failed): the next report sends the
+// latest state of each, whatever committed since.
 func (p *progress) untake(parts []warehouse.PartitionProgress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -45,7 +45,12 @@ type AlertRule struct {
 	// Lateness is how long after a minute's end its late events may still arrive: a minute is
 	// judged once the ingest watermark has passed its end plus Lateness (see IngestWatermark).
 	Lateness time.Duration
-	// Counts names AlertMinute.Counts for this rule.
+	// Step is the @step the input reads its figure at (a minute, or a second for the curve), and
+	// Lookback how long before the first minute judged it starts reading (the crash page compares
+	// each second with the 2 minutes before it).
+	Step, Lookback time.Duration
+	// Value names AlertMinute.Value for this rule, Counts names AlertMinute.Counts.
+	Value  string
 	Counts [2]string
 }
 
@@ -56,22 +61,19 @@ var (
 	// PageRule pages when the per-attempt technical join-failure rate is over 5 % for 2
 	// consecutive minutes with >= 25 attempts a minute.
 	PageRule = AlertRule{Name: "technical join failures > 5 % for 2 min", Input: "join_failure_rate",
-		Threshold: 0.05, For: 2, MinAttempts: MinAttempts, Lateness: time.Minute,
-		Counts: [2]string{"attempts", "technical_failures"}}
+		Threshold: 0.05, For: 2, MinAttempts: MinAttempts, Lateness: time.Minute, Step: time.Minute,
+		Value: "rate", Counts: [2]string{"attempts", "technical_failures"}}
 	// RetryRule pages when retry amplification (join attempts per user attempting) is over 2 for
 	// 3 consecutive minutes with >= 25 attempts a minute.
 	RetryRule = AlertRule{Name: "retry amplification > 2 for 3 min", Input: "retry_amplification",
-		Threshold: 2, For: 3, MinAttempts: MinAttempts, Lateness: time.Minute,
-		Counts: [2]string{"attempts", "users"}}
+		Threshold: 2, For: 3, MinAttempts: MinAttempts, Lateness: time.Minute, Step: time.Minute,
+		Value: "amplification", Counts: [2]string{"attempts", "users"}}
 	// CrashRule pages when concurrent listeners fall more than 30 % within 2 minutes without a
 	// room end (no leave with reason ended), in a room whose 2-minute peak is >= 100 listeners.
 	CrashRule = AlertRule{Name: "listeners down > 30 % within 2 min, no room end", Input: "ccl_drop",
-		Threshold: 0.30, For: 1, MinListeners: 100, Lateness: time.Minute,
-		Counts: [2]string{"peak", "listeners"}}
+		Threshold: 0.30, For: 1, MinListeners: 100, Lateness: time.Minute, Step: time.Second, Lookback: 2 * time.Minute,
+		Value: "fall", Counts: [2]string{"peak", "listeners"}}
 )
-
-// Rules are the pages, in the order the report lists them.
-var Rules = []AlertRule{PageRule, RetryRule, CrashRule}
 
 // AlertTransition is one firing of an alert: it fired at FiredAt and cleared at ClearedAt.
 type AlertTransition struct {
@@ -163,23 +165,21 @@ func AlertState(ctx context.Context, conn Querier, space string, from, to time.T
 	if !ok {
 		return nil, fmt.Errorf("alert rule %q: no queries/alert_input_%s.sql", rule.Name, rule.Input)
 	}
-	args := []any{
+	if rule.Step < time.Second || rule.Step%time.Second != 0 {
+		return nil, fmt.Errorf("alert rule %q: Step %s: want whole seconds (a minute, or a second for the curve)", rule.Name, rule.Step)
+	}
+	readFrom := from.Add(-rule.Lookback)
+	if readFrom.Unix() < 0 {
+		readFrom = time.Unix(0, 0).UTC()
+	}
+	rows, err := conn.Query(ctx, q, windowArgs(space, readFrom, to,
+		clickhouse.Named("step", uint32(rule.Step/time.Second)),
 		clickhouse.Named("min_attempts", uint32(rule.MinAttempts)),
+		clickhouse.Named("min_listeners", uint32(rule.MinListeners)),
 		clickhouse.DateNamed("watermark", wm.horizon(), clickhouse.Seconds),
 		clickhouse.Named("lateness", uint32(rule.Lateness/time.Second)),
 		clickhouse.Named("threshold", rule.Threshold),
-		clickhouse.Named("for", uint32(max(rule.For, 1))),
-	}
-	curveFrom, step := from, uint32(60)
-	if rule.Input == "ccl_drop" { // the curve from 2 minutes before the first minute, per second
-		curveFrom, step = from.Add(-2*time.Minute), 1
-		if curveFrom.Unix() < 0 {
-			curveFrom = time.Unix(0, 0).UTC()
-		}
-		args = append(args, clickhouse.Named("min_listeners", uint32(rule.MinListeners)))
-	}
-	args = append(args, clickhouse.Named("step", step))
-	rows, err := conn.Query(ctx, q, windowArgs(space, curveFrom, to, args...)...)
+		clickhouse.Named("for", uint32(max(rule.For, 1))))...)
 	if err != nil {
 		return nil, fmt.Errorf("query alert state of %q: %w", space, err)
 	}

@@ -85,7 +85,7 @@ func TestAlertStatePatterns(t *testing.T) {
 
 	// The rule's fields.
 	g := func(rule warehouse.AlertRule, pattern, want string) {
-		rule.Input = warehouse.PageRule.Input
+		rule.Input, rule.Step = warehouse.PageRule.Input, warehouse.PageRule.Step
 		cases = append(cases, tc{rule, pattern, want})
 	}
 	g(warehouse.AlertRule{Threshold: 0.05, For: 1, MinAttempts: 25}, "gBg", "2-3")

@@ -78,9 +78,9 @@ func (d *Datasource) alertState(ctx context.Context, conn driver.Conn, r request
 		fire.Config = &data.FieldConfig{DisplayNameFromDS: room}
 		fields := []*data.Field{data.NewField("time", nil, times), fire}
 		if !fromAlert {
-			vf := data.NewField(alertValueNames[r.Rule], labels, value)
+			vf := data.NewField(rule.Value, labels, value)
 			vf.Config = &data.FieldConfig{NoValue: "no data"}
-			if r.Rule != AlertRetryAmplification {
+			if rule.Value != warehouse.RetryRule.Value { // a rate or a fall
 				vf.Config.Unit = "percentunit"
 			}
 			fields = append(fields, vf,
@@ -117,11 +117,6 @@ var alertRules = map[string]warehouse.AlertRule{
 	AlertJoinFailureRate:    warehouse.PageRule,
 	AlertRetryAmplification: warehouse.RetryRule,
 	AlertCCLDrop:            warehouse.CrashRule,
-}
-
-// alertValueNames names each rule's figure in a panel's frame.
-var alertValueNames = map[string]string{
-	"": "rate", AlertJoinFailureRate: "rate", AlertRetryAmplification: "amplification", AlertCCLDrop: "fall",
 }
 
 func b2f(b bool) float64 {
