@@ -52,6 +52,12 @@ type Config struct {
 	Group            string
 	ConsumerID       string
 
+	// Sweep, when set, is where the copy sweep (sweep.go) compares and repairs the rollups of
+	// the minutes this consumer landed, every SweepInterval (default DefaultSweepInterval), while
+	// another member of Group is alive by its heartbeat (so it needs Progress too). Nil: no sweep.
+	Sweep         SweepStore
+	SweepInterval time.Duration
+
 	// Now is the clock used to reject events too far in the future
 	// (default time.Now).
 	Now func() time.Time
@@ -111,6 +117,9 @@ func (c *Config) setDefaults() {
 	if c.ProgressInterval == 0 {
 		c.ProgressInterval = DefaultProgressInterval
 	}
+	if c.SweepInterval == 0 {
+		c.SweepInterval = DefaultSweepInterval
+	}
 	if c.ConsumerID == "" {
 		c.ConsumerID = NewConsumerID()
 	}
@@ -133,6 +142,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("dedup window %s: want at least 1m, such as 15m (-dedup-window, SPACEPULSE_DEDUP_WINDOW)", c.DedupWindow)
 	case c.DedupMaxIDs < 0:
 		return fmt.Errorf("dedup max ids %d: want a positive count such as 4000000 (-dedup-max-ids, SPACEPULSE_DEDUP_MAX_IDS)", c.DedupMaxIDs)
+	case c.SweepInterval < 0 || (c.SweepInterval > 0 && c.SweepInterval < time.Second):
+		return fmt.Errorf("sweep interval %s: want at least 1s, such as 10s (-sweep-interval, SPACEPULSE_SWEEP_INTERVAL)", c.SweepInterval)
 	case c.QueueDepth < 0:
 		return errors.New("queue depth must be positive")
 	case c.Topic != "" && c.Topic == c.DLQTopic:

@@ -50,12 +50,14 @@
 //     ClickHouse which of the block's events are stored and inserts only the
 //     others.
 //
-// The one bounded exception: two consumer processes landing copies of the
-// same event at the same moment (a copy through a partition another member
-// owns, arriving before the original landed, or the in-flight batch of a
-// revoked partition landing after the new owner loaded its index) can both
-// insert it. Within one process there is no such case. The next step is a
-// reconciler of copies by event_id (see sql/README.md).
+// The one bounded exception: with two or more consumer processes in a group,
+// a copy that reaches a member other than the one that landed the original
+// (through a partition the other member owns, since its index last loaded;
+// or the in-flight batch of a revoked partition landing after the new owner
+// loaded its index) is inserted by both. Within one consumer process there is
+// no such case. The copy sweep (sweep.go) repairs the rollups within about
+// SweepInterval (10 s) plus 3 s, while events holds the copy until a merge
+// folds it (see sql/README.md).
 //
 // # Server crashes
 //

@@ -50,6 +50,7 @@ type Pipeline struct {
 	mem      memory.Allocator
 	stats    *Stats
 	progress progress // committed state per partition, reported when cfg.Progress is set
+	sweep    sweep    // minutes landed, swept for other members' copies when cfg.Sweep is set
 }
 
 // New returns a pipeline reading src (a consumer-group Reader), inserting
@@ -90,6 +91,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	})
 	if p.cfg.Progress != nil {
 		g.Go(func() error { p.reportLoop(gctx); return nil })
+	}
+	if p.cfg.Sweep != nil {
+		g.Go(func() error { p.sweepLoop(gctx); return nil })
 	}
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
@@ -209,6 +213,9 @@ func (p *Pipeline) land(ctx context.Context, bt *batch) error {
 	}
 	insertDone := time.Now()
 	p.landed.Store(bt.seq) // its events can be found in ClickHouse from now on
+	if p.cfg.Sweep != nil && bt.rec != nil {
+		p.sweep.add(bt.rec)
+	}
 	if err := p.retry(ctx, "commit offsets", func(ctx context.Context) error {
 		return p.src.CommitMessages(ctx, bt.commits...)
 	}); err != nil {

@@ -17,11 +17,15 @@ type Stats struct {
 	// Lookups are events older than the landed-event index covers, looked up in ClickHouse.
 	Lookups atomic.Int64
 	// Loads are loads of the landed-event index from ClickHouse (at start, after rebalances).
-	Loads     atomic.Int64
-	Bytes     atomic.Int64 // Kafka value bytes committed
-	InsertNS  atomic.Int64 // total time spent landing batches (dead letters + insert)
-	retries   atomic.Int64
-	lastBatch atomic.Int64 // unix nanoseconds of the last commit
+	Loads atomic.Int64
+	// Sweeps are copy sweeps run (another member was alive); SweepRepairs the rollup rows they
+	// corrected (copies that two members both landed, counted twice until then).
+	Sweeps       atomic.Int64
+	SweepRepairs atomic.Int64
+	Bytes        atomic.Int64 // Kafka value bytes committed
+	InsertNS     atomic.Int64 // total time spent landing batches (dead letters + insert)
+	retries      atomic.Int64
+	lastBatch    atomic.Int64 // unix nanoseconds of the last commit
 }
 
 // Retries is the number of failed attempts that were retried.

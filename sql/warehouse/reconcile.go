@@ -16,7 +16,7 @@ import (
 // ClickHouse writes an insert's events part first and the parts of its materialized views after
 // it, so a server killed during an insert can keep the events and lose (part of) what the views
 // should have added: a rollup short by those rows, forever. Reconcile finds such cells by
-// comparing each cell of a window with a count of the raw rows and writes the difference into
+// comparing each cell of a window with a count of the raw events and writes the difference into
 // the rollup as one more row, which sum() adds in.
 //
 // An insert running while Reconcile reads can show a difference that is not one (its events part
@@ -24,6 +24,11 @@ import (
 // three times, settle apart for the first two and just before writing for the third, and writes
 // only those that were the same all three times: a passing insert does not hold a cell's
 // difference still across seconds.
+
+// The raw side counts distinct event ids, not rows: events is a ReplacingMergeTree on
+// (space_id, ts, event_id), so a copy that two consumer processes both landed (see
+// consumers/ingest/doc.go) is one event, whether or not a merge has folded it yet, while the
+// views counted it twice. Reconcile repairs that the same way as a short cell.
 
 // reconcileSecond lists the cells of space_second_counts in [@from, @to] whose sum differs from
 // the raw rows, with the difference to add. Its class and technical expressions (and
@@ -40,7 +45,7 @@ FROM
             phase = 'join', if(code IN ({business_codes}), 'join_error_business', 'join_error'),
             'session_error'
         ) AS Enum8('join' = 1, 'leave' = 2, 'join_error' = 3, 'join_error_business' = 4, 'session_error' = 5)) AS class,
-        toInt64(count()) AS raw, toInt64(0) AS rolled
+        toInt64(uniqExact(event_id)) AS raw, toInt64(0) AS rolled
     FROM events
     WHERE ts >= @from AND ts <= @to
     GROUP BY space_id, second, class
@@ -64,7 +69,7 @@ FROM
     SELECT space_id, toStartOfMinute(ts) AS minute, kind, phase,
         toUInt8(kind = 'error' AND code NOT IN ({business_codes})) AS technical,
         code, reason, client, app_version, region, country,
-        toInt64(count()) AS raw, toInt64(0) AS rolled
+        toInt64(uniqExact(event_id)) AS raw, toInt64(0) AS rolled
     FROM events
     WHERE ts >= toStartOfMinute(@from) AND ts <= @to
     GROUP BY space_id, minute, ` + reconcileMinuteDims + `
@@ -179,4 +184,51 @@ func differences(ctx context.Context, conn Querier, query string, args []any) (m
 // withBusinessCodes fills in {business_codes} (BusinessCodesSQL), as Migrate does for the views.
 func withBusinessCodes(q string) string {
 	return strings.ReplaceAll(q, businessPlaceholder, BusinessCodesSQL())
+}
+
+// countsAgree compares, over [@from, @to], the events the per-second rollup holds with the
+// distinct events of the raw table, in one read of each (a cheap test before Reconcile's three
+// reads of every cell).
+const countsAgree = `SELECT
+    (SELECT toInt64(uniqExact(event_id)) FROM events WHERE ts >= @from AND ts <= @to) AS raw,
+    (SELECT toInt64(sum(events)) FROM space_second_counts WHERE second >= @from AND second <= @to) AS rolled`
+
+// CountsAgree reports whether the per-second rollup counts every distinct event of [from, to]
+// (to the second) exactly once, with both counts. An insert in flight (its events visible, its
+// view rows not yet) can make them differ for milliseconds; Reconcile tells those apart.
+func CountsAgree(ctx context.Context, conn Querier, from, to time.Time) (raw, rolled int64, err error) {
+	from, to, err = window(from, to, 0)
+	if err != nil {
+		return 0, 0, fmt.Errorf("compare counts: %w", err)
+	}
+	err = conn.QueryRow(ctx, countsAgree, clickhouse.DateNamed("from", from, clickhouse.Seconds),
+		clickhouse.DateNamed("to", to, clickhouse.Seconds)).Scan(&raw, &rolled)
+	if err != nil {
+		return 0, 0, fmt.Errorf("compare counts %s to %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+	}
+	return raw, rolled, nil
+}
+
+// otherMembers counts the consumer processes of a group, other than one, that reported a
+// heartbeat in the last @within seconds and have not stopped.
+const otherMembers = `SELECT toInt64(count()) FROM
+(
+    SELECT consumer, argMax(stopped, seq) AS st, max(beat_at) AS at
+    FROM ingest_heartbeat
+    WHERE consumer_group = @group AND topic = @topic AND consumer != @self
+    GROUP BY consumer
+)
+WHERE st = 0 AND at >= now() - @within`
+
+// OtherMembers returns how many other consumer processes of group on topic are alive by their
+// heartbeats (ingest_heartbeat, migration 0006): reported within the last within and not
+// stopped. Only two processes can land copies of one event; with none, there is nothing to sweep.
+func OtherMembers(ctx context.Context, conn Querier, group, topic, self string, within time.Duration) (int64, error) {
+	var n int64
+	err := conn.QueryRow(ctx, otherMembers, clickhouse.Named("group", group), clickhouse.Named("topic", topic),
+		clickhouse.Named("self", self), clickhouse.Named("within", int64(within/time.Second))).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count the other members of group %s: %w", group, err)
+	}
+	return n, nil
 }

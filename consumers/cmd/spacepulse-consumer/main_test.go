@@ -25,6 +25,8 @@ func TestParseSaysWhatToChange(t *testing.T) {
 	f([]string{"-clickhouse-addr", "nope"}, nil, "clickhouse-addr")
 	f([]string{"-no-such-flag"}, nil, "no-such-flag")
 	f([]string{"-dedup-window", "10s"}, nil, "SPACEPULSE_DEDUP_WINDOW")
+	f([]string{"-sweep-interval", "100ms"}, nil, "SPACEPULSE_SWEEP_INTERVAL")
+	f(nil, map[string]string{"SPACEPULSE_SWEEP_INTERVAL": "30s"}, "")
 	f([]string{"-seal-interval", "10s"}, nil, "flag provided but not defined: -seal-interval")
 	f(nil, map[string]string{"SPACEPULSE_SEAL_INTERVAL": "0"}, "")
 	f(nil, map[string]string{"SPACEPULSE_BATCH_ROWS": "many"}, "SPACEPULSE_BATCH_ROWS")
