@@ -20,7 +20,7 @@ import (
 // record, the invalid ones as dead-letter messages, and the offsets to commit
 // once both are written.
 type batch struct {
-	seq        int64             // this batcher's count of batches cut, this one included
+	seq        int64             // its place in the writer's queue (sharedIndex.send)
 	rec        arrow.RecordBatch // nil when no event is to be inserted
 	dead       []kafka.Message
 	commits    []kafka.Message // the highest message of each partition
@@ -55,8 +55,9 @@ type lateEvent struct {
 }
 
 // batcher decodes messages into the Arrow appender, keeps copies of landed
-// events out (index) and cuts batches. It is a plain struct owned by the
-// batcher goroutine: no locks, no goroutines.
+// events out (the shared index) and cuts batches. It is a plain struct owned by
+// one batcher goroutine, which gets the messages of its share of the
+// partitions; only the index is shared (under its lock).
 type batcher struct {
 	cfg   *Config
 	dec   *schemas.Decoder
@@ -71,34 +72,30 @@ type batcher struct {
 	first time.Time // when the first message of this batch arrived
 	now   time.Time // clock reading shared by a run of messages
 
-	idx      *index
+	shared   *sharedIndex
+	pending  pending       // minutes this batch added ids to
 	store    LandedStore   // nil: no warehouse (unit tests), the index covers everything
 	loads    *atomic.Int64 // loads started; shared with the fetcher
 	stats    *Stats
 	next     map[int]int64 // the offset expected next from each partition
 	needLoad bool          // a partition was (re)assigned since the last load
 	late     []lateEvent
-	lateSeen [2]map[uuid.UUID]struct{} // late events held or landed recently, two generations
 }
 
-func newBatcher(cfg *Config, mem memory.Allocator, loads, landed *atomic.Int64, stats *Stats) *batcher {
-	b := &batcher{
+func newBatcher(cfg *Config, mem memory.Allocator, shared *sharedIndex, loads *atomic.Int64, stats *Stats) *batcher {
+	return &batcher{
 		cfg:      cfg,
 		dec:      schemas.NewDecoder(),
 		app:      schemas.NewAppender(mem),
 		marks:    make(map[int]*mark),
-		idx:      newIndex(cfg.DedupWindow, cfg.DedupMaxIDs, cfg.Now, landed),
+		shared:   shared,
+		pending:  pending{},
 		store:    cfg.Landed,
 		loads:    loads,
 		stats:    stats,
 		next:     make(map[int]int64),
 		needLoad: cfg.Landed != nil,
-		lateSeen: [2]map[uuid.UUID]struct{}{{}, {}},
 	}
-	if b.store == nil {
-		b.idx.coverAll()
-	}
-	return b
 }
 
 // add decodes f's message into the current batch; it reports whether the
@@ -140,33 +137,38 @@ func (b *batcher) add(ctx context.Context, f *fetched) (bool, error) {
 	}
 	mk.maxEventMilli = max(mk.maxEventMilli, b.ev.TS)
 	sec := floorDiv(b.ev.TS, 1000)
+	s := b.shared
+	s.mu.Lock()
 	if b.needLoad {
 		if err := b.load(ctx, sec); err != nil {
+			s.mu.Unlock()
 			return false, err
 		}
 	}
-	switch b.idx.check(sec, b.ev.EventID) {
+	v := s.idx.check(sec, b.ev.EventID, b.pending)
+	if v == unknown && s.seenLate(b.ev.EventID) {
+		v = duplicate
+	}
+	s.mu.Unlock()
+	switch v {
 	case fresh:
 		b.app.Append(&b.ev, int32(m.Partition), m.Offset)
 	case duplicate:
 		b.dups++
 	case unknown:
-		if b.seenLate(b.ev.EventID) {
-			b.dups++
-		} else {
-			b.late = append(b.late, lateEvent{ev: b.ev.Clone(), partition: int32(m.Partition), offset: m.Offset})
-		}
+		b.late = append(b.late, lateEvent{ev: b.ev.Clone(), partition: int32(m.Partition), offset: m.Offset})
 	}
 	return b.full(), nil
 }
 
 func (b *batcher) full() bool { return b.n >= b.cfg.BatchRows || b.bytes >= b.cfg.BatchBytes }
 
-// load (re)loads the index from ClickHouse, retrying until it succeeds or ctx ends.
+// load (re)loads the index from ClickHouse, retrying until it succeeds or ctx ends. The shared
+// index's lock is held: the other batchers wait for the index to know what landed.
 func (b *batcher) load(ctx context.Context, sec int64) error {
 	b.loads.Add(1)
 	err := retryUntil(ctx, b.cfg, "load the landed-event index", func(ctx context.Context) error {
-		return b.idx.load(ctx, b.store, sec, b.cfg.Logger)
+		return b.shared.idx.load(ctx, b.store, sec, b.cfg.Logger)
 	}, func() { b.stats.retries.Add(1) })
 	if err != nil {
 		return err
@@ -174,23 +176,6 @@ func (b *batcher) load(ctx context.Context, sec int64) error {
 	b.stats.Loads.Add(1)
 	b.needLoad = false
 	return nil
-}
-
-// seenLate reports whether a late event id is held or was landed recently by this consumer,
-// and records it. The generations are large enough that an id leaves them only after its batch
-// landed (at most QueueDepth+2 batches are in flight), when a lookup finds it.
-func (b *batcher) seenLate(id uuid.UUID) bool {
-	if _, ok := b.lateSeen[0][id]; ok {
-		return true
-	}
-	if _, ok := b.lateSeen[1][id]; ok {
-		return true
-	}
-	if len(b.lateSeen[0]) >= max(500_000, (b.cfg.QueueDepth+2)*b.cfg.BatchRows) {
-		b.lateSeen[1], b.lateSeen[0] = b.lateSeen[0], map[uuid.UUID]struct{}{}
-	}
-	b.lateSeen[0][id] = struct{}{}
-	return false
 }
 
 // resolveLate asks ClickHouse which late events landed already and appends the others.
@@ -245,8 +230,7 @@ func (b *batcher) cut(ctx context.Context) (*batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &batch{seq: b.idx.cur, dead: b.dead, valid: b.app.Len(), duplicates: b.dups, lookups: lookups, bytes: b.bytes}
-	b.idx.cur++
+	out := &batch{dead: b.dead, valid: b.app.Len(), duplicates: b.dups, lookups: lookups, bytes: b.bytes}
 	if b.app.Len() > 0 {
 		out.rec = b.app.NewRecord()
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 )
 
@@ -27,6 +28,10 @@ type Config struct {
 	BatchAge time.Duration
 	// QueueDepth is how many cut batches may wait for the writer (default 2).
 	QueueDepth int
+	// Decoders is how many batchers decode, validate and check messages in parallel, each for
+	// its share of the partitions (partition modulo Decoders), each cutting its own batches of
+	// up to BatchRows (default: GOMAXPROCS, at most 4; 1 to 64).
+	Decoders int
 
 	// RetryMin and RetryMax bound the backoff between attempts of a failed
 	// insert, dead-letter write or commit (defaults 100ms and 10s).
@@ -117,6 +122,9 @@ func (c *Config) setDefaults() {
 	if c.ProgressInterval == 0 {
 		c.ProgressInterval = DefaultProgressInterval
 	}
+	if c.Decoders == 0 {
+		c.Decoders = min(runtime.GOMAXPROCS(0), 4)
+	}
 	if c.SweepInterval == 0 {
 		c.SweepInterval = DefaultSweepInterval
 	}
@@ -144,6 +152,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("dedup max ids %d: want a positive count such as 4000000 (-dedup-max-ids, SPACEPULSE_DEDUP_MAX_IDS)", c.DedupMaxIDs)
 	case c.SweepInterval < 0 || (c.SweepInterval > 0 && c.SweepInterval < time.Second):
 		return fmt.Errorf("sweep interval %s: want at least 1s, such as 10s (-sweep-interval, SPACEPULSE_SWEEP_INTERVAL)", c.SweepInterval)
+	case c.Decoders < 0 || c.Decoders > 64:
+		return fmt.Errorf("decoders %d: want 1 to 64, such as the number of cores (-decoders, SPACEPULSE_DECODERS)", c.Decoders)
 	case c.QueueDepth < 0:
 		return errors.New("queue depth must be positive")
 	case c.Topic != "" && c.Topic == c.DLQTopic:

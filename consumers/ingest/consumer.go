@@ -59,6 +59,8 @@ func (c *ConsumerConfig) BindFlags(fs *flag.FlagSet) {
 		"event time before the newest event whose ids the consumer holds in memory to keep copies out; older events are looked up in ClickHouse")
 	fs.IntVar(&c.Pipeline.DedupMaxIDs, "dedup-max-ids", DefaultDedupMaxIDs,
 		"most event ids held in memory (about 30 bytes each); past it the oldest minutes are looked up in ClickHouse instead")
+	fs.IntVar(&c.Pipeline.Decoders, "decoders", 0,
+		"batchers decoding in parallel, each for a share of the partitions (0: GOMAXPROCS, at most 4)")
 	fs.DurationVar(&c.Pipeline.SweepInterval, "sweep-interval", DefaultSweepInterval,
 		"how often the minutes this consumer landed are checked for copies another member of the group landed too (a copy is counted twice for about this long)")
 	c.ClickHouse.BindFlags(fs)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,8 +59,10 @@ const (
 // were stored when it last read ClickHouse, by minute of event time. A copy of an event has the
 // same ts, so it is looked for in one minute's set only. It covers every minute from lo on;
 // an event of an earlier minute is unknown to it and must be looked up. A minute is given up
-// only once every batch that added to it has landed (landed >= its seq): until then a lookup in
-// ClickHouse could not find its events yet. Owned by the batcher goroutine: no locks.
+// only once every batch that added to it has landed: no batch being filled holds one of its ids
+// (pending) and the last one sent has landed (landed >= its seq); until then a lookup in
+// ClickHouse could not find its events yet. Not safe for concurrent use: the batchers share it
+// through a sharedIndex.
 type index struct {
 	window  int64 // minutes covered before the newest one
 	maxIDs  int
@@ -68,14 +71,18 @@ type index struct {
 	lo      int64 // first minute covered; math.MaxInt64 until the first load
 	newest  int64 // newest minute seen (never ahead of the wall clock by more than a minute)
 	now     func() time.Time
-	cur     int64         // sequence number of the batch being filled
 	landed  *atomic.Int64 // sequence number of the last batch landed (the writer's)
 }
 
 type minuteSet struct {
-	ids idSet
-	seq int64 // the last batch that added an id of this consumer's
+	ids     idSet
+	seq     int64 // the last batch sent that added an id of this consumer's
+	pending int32 // batches being filled that added ids to it
 }
+
+// pending is the minutes a batch being filled has added ids to: each is counted in its set's
+// pending until the batch is sent (index.sent).
+type pending map[int64]struct{}
 
 func newIndex(window time.Duration, maxIDs int, now func() time.Time, landed *atomic.Int64) *index {
 	return &index{
@@ -85,7 +92,6 @@ func newIndex(window time.Duration, maxIDs int, now func() time.Time, landed *at
 		lo:      math.MaxInt64,
 		newest:  math.MinInt64,
 		now:     now,
-		cur:     1,
 		landed:  landed,
 	}
 }
@@ -102,8 +108,9 @@ func (x *index) minute(m int64) *minuteSet {
 // coverAll makes the index cover every minute (no warehouse to load from: unit tests).
 func (x *index) coverAll() { x.lo = math.MinInt64 }
 
-// check classifies the event id at unix second sec, adding a fresh one.
-func (x *index) check(sec int64, id uuid.UUID) verdict {
+// check classifies the event id at unix second sec, adding a fresh one to the batch being
+// filled, p.
+func (x *index) check(sec int64, id uuid.UUID, p pending) verdict {
 	m := floorDiv(sec, 60)
 	if m < x.lo {
 		return unknown
@@ -112,7 +119,10 @@ func (x *index) check(sec int64, id uuid.UUID) verdict {
 	if !set.ids.add(id) {
 		return duplicate
 	}
-	set.seq = x.cur
+	if _, ok := p[m]; !ok {
+		p[m] = struct{}{}
+		set.pending++
+	}
 	x.ids++
 	if m > x.newest {
 		x.advance(m)
@@ -120,6 +130,18 @@ func (x *index) check(sec int64, id uuid.UUID) verdict {
 		x.evict(x.lo + 1)
 	}
 	return fresh
+}
+
+// sent records that the batch whose minutes are p was sent to the writer as seq: once the
+// writer has landed it, its minutes may be given up. p is cleared for the next batch.
+func (x *index) sent(p pending, seq int64) {
+	for m := range p {
+		if set := x.minutes[m]; set != nil { // kept while pending: always there
+			set.pending--
+			set.seq = max(set.seq, seq)
+		}
+	}
+	clear(p)
 }
 
 // add records an id known to be landed (loaded from ClickHouse, or looked up and found new).
@@ -151,17 +173,18 @@ func (x *index) advance(m int64) {
 }
 
 // evict gives up the minutes before lo, oldest first, stopping at one that a batch still in
-// flight added to; lo becomes the first minute kept.
+// flight (being filled, queued or being written) added to; lo becomes the first minute kept.
 func (x *index) evict(lo int64) {
 	if lo <= x.lo {
 		return
 	}
 	landed := x.landed.Load()
+	inFlight := func(s *minuteSet) bool { return s.pending > 0 || s.seq > landed }
 	for _, set := range x.minutes {
-		if set.seq > landed {
+		if inFlight(set) {
 			keep := int64(math.MaxInt64)
 			for m, s := range x.minutes {
-				if s.seq > landed {
+				if inFlight(s) {
 					keep = min(keep, m)
 				}
 			}
@@ -202,4 +225,69 @@ func (x *index) load(ctx context.Context, store LandedStore, sec int64, logger *
 	logger.Info("landed-event index loaded", slog.Time("from", time.Unix(lo*60, 0).UTC()),
 		slog.Int("ids", x.ids), slog.Int("new", x.ids-before), slog.Duration("took", time.Since(start)))
 	return nil
+}
+
+// sharedIndex is the one landed-event index of a pipeline, shared by its batchers (one per
+// decoder; each owns a share of the partitions), with the late events they hold or landed
+// recently. A copy can come through any partition, so every batcher checks the same index, under
+// mu. sendMu orders the batches sent to the writer: a batch's seq is taken and the batch queued
+// under it, so the writer lands them in seq order and "landed >= seq" means every batch up to seq
+// landed.
+type sharedIndex struct {
+	mu       sync.Mutex
+	idx      *index
+	lateSeen [2]map[uuid.UUID]struct{} // two generations, see seenLate
+	lateCap  int
+
+	sendMu sync.Mutex
+	seq    int64 // of the last batch sent; under sendMu and mu
+}
+
+func newSharedIndex(cfg *Config, landed *atomic.Int64) *sharedIndex {
+	s := &sharedIndex{
+		idx:      newIndex(cfg.DedupWindow, cfg.DedupMaxIDs, cfg.Now, landed),
+		lateSeen: [2]map[uuid.UUID]struct{}{{}, {}},
+		// An id leaves the generations only after its batch landed (at most QueueDepth+1 batches
+		// per decoder are in flight), when a lookup finds it.
+		lateCap: max(500_000, (cfg.QueueDepth+2)*cfg.BatchRows*max(cfg.Decoders, 1)),
+	}
+	if cfg.Landed == nil {
+		s.idx.coverAll()
+	}
+	return s
+}
+
+// seenLate reports whether a late event id is held or was landed recently by this consumer,
+// and records it. s.mu is held.
+func (s *sharedIndex) seenLate(id uuid.UUID) bool {
+	if _, ok := s.lateSeen[0][id]; ok {
+		return true
+	}
+	if _, ok := s.lateSeen[1][id]; ok {
+		return true
+	}
+	if len(s.lateSeen[0]) >= s.lateCap {
+		s.lateSeen[1], s.lateSeen[0] = s.lateSeen[0], map[uuid.UUID]struct{}{}
+	}
+	s.lateSeen[0][id] = struct{}{}
+	return false
+}
+
+// send queues bt (cut by a batcher whose minutes are p) for the writer as the next batch in
+// sequence. It blocks while out is full (back-pressure), holding only sendMu.
+func (s *sharedIndex) send(ctx context.Context, bt *batch, p pending, out chan<- *batch) error {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	s.mu.Lock()
+	s.seq++
+	bt.seq = s.seq
+	s.idx.sent(p, bt.seq)
+	s.mu.Unlock()
+	select {
+	case out <- bt:
+		return nil
+	case <-ctx.Done():
+		bt.release()
+		return ctx.Err()
+	}
 }

@@ -25,11 +25,12 @@ func BenchmarkIndexCheck(b *testing.B) {
 				var landed atomic.Int64
 				x := newIndex(time.Hour, n+1, time.Now, &landed)
 				x.coverAll()
+				p := pending{}
 				runtime.GC()
 				var before, after runtime.MemStats
 				runtime.ReadMemStats(&before)
 				for i, id := range ids {
-					x.check(int64(i/5000), id) // 5,000 events a second, all in the window
+					x.check(int64(i/5000), id, p) // 5,000 events a second, all in the window
 				}
 				runtime.GC()
 				runtime.ReadMemStats(&after)

@@ -12,14 +12,15 @@ func TestIndexVerdicts(t *testing.T) {
 	var landed atomic.Int64
 	now := func() time.Time { return time.Unix(100*60, 0) }
 	x := newIndex(10*time.Minute, 1000, now, &landed)
-	if x.check(50*60, uuid.New()) != unknown {
+	p := pending{}
+	if x.check(50*60, uuid.New(), p) != unknown {
 		t.Fatal("an index never loaded knows nothing: want unknown")
 	}
 	x.lo = 40 // as a load from minute 40 leaves it
 	a, b := uuid.New(), uuid.New()
 	f := func(sec int64, id uuid.UUID, want verdict) {
 		t.Helper()
-		if got := x.check(sec, id); got != want {
+		if got := x.check(sec, id, p); got != want {
 			t.Fatalf("check(minute %d, %s) = %d, want %d (lo %d)", sec/60, id, got, want, x.lo)
 		}
 	}
@@ -34,18 +35,35 @@ func TestIndexVerdicts(t *testing.T) {
 		t.Fatalf("lo = %d with minute 50 in flight, want 50", x.lo)
 	}
 	f(50*60, a, duplicate)
-	// Once that batch landed, the next eviction gives them up.
-	landed.Store(x.cur)
-	x.cur++
+	// Sent but not landed, they stay.
+	x.sent(p, 1)
 	f(71*60, uuid.New(), fresh)
-	if x.lo != 61 {
-		t.Fatalf("lo = %d after the batch landed, want 61 (71 - 10)", x.lo)
+	if x.lo != 50 {
+		t.Fatalf("lo = %d with minute 50's batch sent but not landed, want 50", x.lo)
+	}
+	// Once that batch landed, the next eviction gives them up, but not the minutes of the
+	// batch being filled (pending).
+	landed.Store(1)
+	f(72*60, uuid.New(), fresh)
+	if x.lo != 62 {
+		t.Fatalf("lo = %d after the batch landed, want 62 (72 - 10)", x.lo)
+	}
+	f(90*60, uuid.New(), fresh) // the window would start at 80: minutes 71 and 72 are pending
+	if x.lo != 71 {
+		t.Fatalf("lo = %d with minutes 71 and 72 pending in the batch being filled, want 71", x.lo)
+	}
+	x.sent(p, 2)
+	landed.Store(2)
+	f(91*60, uuid.New(), fresh)
+	if x.lo != 81 {
+		t.Fatalf("lo = %d after the second batch landed, want 81", x.lo)
 	}
 	f(50*60, a, unknown)
-	// A ts a day ahead (valid) does not make the index give up the present.
+	// A ts a day ahead (valid) does not make the index give up the present: the newest minute
+	// is clamped to the wall clock's next one (101), so lo is at most 101 - 10.
 	f(100*60+24*3600, uuid.New(), fresh)
-	if x.lo > 100-10 {
-		t.Fatalf("lo = %d after an event a day ahead, want at most %d (the wall clock's window)", x.lo, 100-10)
+	if x.lo > 101-10 {
+		t.Fatalf("lo = %d after an event a day ahead, want at most %d (the wall clock's window)", x.lo, 101-10)
 	}
 }
 
@@ -54,16 +72,18 @@ func TestIndexMaxIDs(t *testing.T) {
 	x := newIndex(time.Hour, 10, time.Now, &landed)
 	x.coverAll()
 	x.lo = 0
+	p := pending{}
 	for m := int64(1); m <= 5; m++ {
 		for range 4 {
-			x.check(m*60, uuid.New())
+			x.check(m*60, uuid.New(), p)
 		}
 	}
 	if x.ids != 20 || x.lo > 1 {
 		t.Fatalf("%d ids, lo %d: with every batch in flight nothing may be given up", x.ids, x.lo)
 	}
-	landed.Store(x.cur)
-	x.check(6*60, uuid.New())
+	x.sent(p, 1)
+	landed.Store(1)
+	x.check(6*60, uuid.New(), p)
 	if x.ids > 10 || x.lo < 3 {
 		t.Fatalf("%d ids, lo %d after the batch landed: want at most 10 ids", x.ids, x.lo)
 	}

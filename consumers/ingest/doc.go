@@ -83,12 +83,19 @@
 //
 // # Flow and back-pressure
 //
-// Run starts three goroutines (four with progress records) and waits for them: a fetcher (Kafka →
-// bounded channel), a batcher (decode, validate, keep copies out, append; it
-// cuts a batch on rows, bytes or age) and a writer (the three steps above).
-// Channels are bounded, so a slow or unavailable ClickHouse stops the fetch
+// Run starts a fetcher (Kafka → one bounded channel per decoder), Config.Decoders
+// batchers (decode, validate, keep copies out, append; each cuts its own batches
+// on rows, bytes or age) and a writer (the three steps above), plus the progress
+// reporter and the copy sweep when configured. A batcher gets the messages of
+// partition modulo Decoders, so each partition stays in order; decoding, the
+// dearest step, runs in parallel, while every batcher checks the one
+// landed-event index under its lock (a copy can come through any partition).
+// Batches are queued for the writer in one sequence (sharedIndex.send), so
+// "the writer landed batch n" means every batch before it landed too, which is
+// what lets the index give up a minute. Channels are bounded, so a slow or
+// unavailable ClickHouse stops the fetch
 // instead of growing memory. When the context is cancelled the fetcher stops,
-// the batcher cuts what it holds and the writer drains the queue on a context
+// the batchers cut what they hold and the writer drains the queue on a context
 // detached from the cancellation with Config.DrainTimeout; a batch that cannot
 // be written by then is left uncommitted, to be fetched again.
 package ingest

@@ -38,7 +38,7 @@ spacepulse_consumer_land_seconds_total 1.5
 		"spacepulse_consumer_dead_letters_total", "spacepulse_consumer_lag_messages", "spacepulse_consumer_land_seconds_total"); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := testutil.GatherAndCount(reg); err != nil || n != 11 {
-		t.Fatalf("%d metrics (%v), want 11", n, err)
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 13 {
+		t.Fatalf("%d metrics (%v), want 13", n, err)
 	}
 }

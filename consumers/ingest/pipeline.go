@@ -72,14 +72,28 @@ func (p *Pipeline) Stats() *Stats { return p.stats }
 // the queued ones are written and committed on a context detached from ctx
 // and bounded by Config.DrainTimeout. It returns nil after a clean drain.
 func (p *Pipeline) Run(ctx context.Context) error {
-	msgs := make(chan fetched, 4096)
+	// One batcher per decoder, each fed the messages of its share of the partitions (partition
+	// modulo Decoders, so each partition's messages stay in order), all checking one index and
+	// queueing their batches, in sequence, for the one writer.
+	msgs := make([]chan fetched, p.cfg.Decoders)
+	for i := range msgs {
+		msgs[i] = make(chan fetched, 4096/len(msgs))
+	}
 	batches := make(chan *batch, p.cfg.QueueDepth)
+	shared := newSharedIndex(&p.cfg, &p.landed)
 	drainCtx, cancelDrain := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelDrain()
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.fetch(gctx, msgs) })
-	g.Go(func() error { return p.batch(drainCtx, msgs, batches) })
+	var batchers errgroup.Group
+	for i := range msgs {
+		batchers.Go(func() error { return p.batch(drainCtx, shared, msgs[i], batches) })
+	}
+	g.Go(func() error {
+		defer close(batches)
+		return batchers.Wait()
+	})
 	g.Go(func() error {
 		// Once ctx is done the writer gets DrainTimeout more to land what is queued.
 		stop := context.AfterFunc(gctx, func() {
@@ -111,9 +125,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return err
 }
 
-// fetch copies messages into out until ctx is done, then closes out.
-func (p *Pipeline) fetch(ctx context.Context, out chan<- fetched) error {
-	defer close(out)
+// fetch copies messages into outs (by partition) until ctx is done, then closes them.
+func (p *Pipeline) fetch(ctx context.Context, outs []chan fetched) error {
+	defer func() {
+		for _, out := range outs {
+			close(out)
+		}
+	}()
 	for {
 		m, err := p.src.FetchMessage(ctx)
 		if err != nil {
@@ -123,7 +141,7 @@ func (p *Pipeline) fetch(ctx context.Context, out chan<- fetched) error {
 			return fmt.Errorf("fetch from kafka: %w", err)
 		}
 		select {
-		case out <- fetched{m: m, loads: p.loads.Load()}:
+		case outs[m.Partition%len(outs)] <- fetched{m: m, loads: p.loads.Load()}:
 		case <-ctx.Done():
 			return nil // m is not committed: it will be fetched again
 		}
@@ -131,12 +149,11 @@ func (p *Pipeline) fetch(ctx context.Context, out chan<- fetched) error {
 }
 
 // batch turns messages into batches until in is closed, then cuts the last
-// one and closes out. It blocks on out (back-pressure) and on ClickHouse only
-// to load the landed-event index or look up late events, retrying those
-// until ctx (the drain context) ends.
-func (p *Pipeline) batch(ctx context.Context, in <-chan fetched, out chan<- *batch) error {
-	defer close(out)
-	b := newBatcher(&p.cfg, p.mem, &p.loads, &p.landed, p.stats)
+// one. It blocks on out (back-pressure) and on ClickHouse only to load the
+// landed-event index or look up late events, retrying those until ctx (the
+// drain context) ends.
+func (p *Pipeline) batch(ctx context.Context, shared *sharedIndex, in <-chan fetched, out chan<- *batch) error {
+	b := newBatcher(&p.cfg, p.mem, shared, &p.loads, p.stats)
 	defer b.release()
 	tick := time.NewTicker(max(p.cfg.BatchAge/4, 5*time.Millisecond))
 	defer tick.Stop()
@@ -146,8 +163,7 @@ func (p *Pipeline) batch(ctx context.Context, in <-chan fetched, out chan<- *bat
 			return err
 		}
 		p.progress.fetched(bt.marks)
-		out <- bt
-		return nil
+		return shared.send(ctx, bt, b.pending, out)
 	}
 	for {
 		select {

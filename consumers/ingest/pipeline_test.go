@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/segmentio/kafka-go"
 
@@ -158,7 +159,7 @@ func TestBatcherCuts(t *testing.T) {
 	msgs := validMessages(10)
 	cfg := Config{BatchRows: 3, BatchBytes: 1 << 20, BatchAge: 50 * time.Millisecond}
 	cfg.setDefaults()
-	b := newBatcher(&cfg, mem, &atomic.Int64{}, &atomic.Int64{}, &Stats{})
+	b := newBatcher(&cfg, mem, newSharedIndex(&cfg, &atomic.Int64{}), &atomic.Int64{}, &Stats{})
 	defer b.release()
 	ctx := context.Background()
 	f := func(i int, wantFull bool) {
@@ -214,5 +215,105 @@ func TestDeadLetterHeaders(t *testing.T) {
 		if want[h.Key] != string(h.Value) {
 			t.Fatalf("header %s=%q, want %q", h.Key, h.Value, want[h.Key])
 		}
+	}
+}
+
+// idStore records the event ids of every block written.
+type idStore struct {
+	mu  sync.Mutex
+	ids map[[16]byte]int
+}
+
+func (s *idStore) WriteBlock(_ context.Context, rec arrow.RecordBatch, _ bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	col := rec.Column(schemas.ColEventID).(*array.FixedSizeBinary)
+	for i := range col.Len() {
+		s.ids[[16]byte(col.Value(i))]++
+	}
+	return nil
+}
+
+type commitLog struct {
+	mu  sync.Mutex
+	top map[int]int64
+}
+
+func (c *commitLog) FetchMessage(context.Context) (kafka.Message, error) { panic("not used") }
+
+func (c *commitLog) CommitMessages(_ context.Context, msgs ...kafka.Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range msgs {
+		if top, ok := c.top[m.Partition]; ok && m.Offset <= top {
+			return errors.New("commit went backwards on partition " + strconv.Itoa(m.Partition))
+		}
+		c.top[m.Partition] = m.Offset
+	}
+	return nil
+}
+
+type chanFetcher struct {
+	*commitLog
+	msgs chan kafka.Message
+}
+
+func (f chanFetcher) FetchMessage(ctx context.Context) (kafka.Message, error) {
+	select {
+	case m := <-f.msgs:
+		return m, nil
+	case <-ctx.Done():
+		return kafka.Message{}, ctx.Err()
+	}
+}
+
+// Four decoders over eight partitions, every event sent twice, the copy through another
+// partition (so to another decoder): each event is written once, every partition's offsets are
+// committed in order up to its last message, and the Arrow buffers are all released.
+func TestDecodersShareOneIndex(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	valid := validMessages(4_000)
+	src := chanFetcher{commitLog: &commitLog{top: map[int]int64{}}, msgs: make(chan kafka.Message, 2*len(valid))}
+	next := make([]int64, 8)
+	send := func(m kafka.Message, partition int) {
+		m.Partition, m.Offset = partition, next[partition]
+		next[partition]++
+		src.msgs <- m
+	}
+	for i, m := range valid {
+		send(m, i%8)
+		send(m, (i+3)%8)
+	}
+	store := &idStore{ids: map[[16]byte]int{}}
+	p := New(Config{BatchRows: 300, BatchAge: 20 * time.Millisecond, Decoders: 4, Logger: slog.New(slog.DiscardHandler)},
+		src, store, &fakeDLQ{j: &journal{}})
+	p.mem = mem
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for s := p.Stats(); s.Events.Load()+s.Duplicates.Load() < int64(2*len(valid)) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(store.ids) != len(valid) {
+		t.Fatalf("%d distinct events written, want %d", len(store.ids), len(valid))
+	}
+	for id, n := range store.ids {
+		if n != 1 {
+			t.Fatalf("event %x written %d times", id, n)
+		}
+	}
+	for part, n := range next {
+		if got := src.top[part]; got != n-1 {
+			t.Fatalf("partition %d committed up to %d, want %d", part, got, n-1)
+		}
+	}
+	if d := p.Stats().Duplicates.Load(); d != int64(len(valid)) {
+		t.Fatalf("%d duplicates dropped, want %d", d, len(valid))
 	}
 }
