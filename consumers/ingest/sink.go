@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/apache/arrow-go/v18/arrow"
@@ -31,10 +32,11 @@ type Sink struct {
 	// its rollup rows (see warehouse.Reconcile).
 	Reconcile func(ctx context.Context, from, to time.Time)
 
-	ids, sessions    []uuid.UUID
-	secs, ms, joinMS []int64
-	status           []uint16
-	str              [7][]string
+	ids, sessions []uuid.UUID // views of the record's buffers (see columns)
+	ms            []int64     // a view too
+	secs, joinMS  []int64
+	status        []uint16
+	str           [7][]string
 }
 
 // NewSink returns a Sink writing to database.events through conn.
@@ -96,18 +98,24 @@ func (s *Sink) reconcile(ctx context.Context) {
 }
 
 // columns converts rec into the slices clickhouse-go appends, in the order
-// of insertColumns. Fixed-width Arrow columns are passed as they are; the
-// others go through scratch slices that keep their capacity. The result
-// aliases rec and the scratch: it is valid until the next call.
+// of insertColumns. The record's buffers are passed as they are, viewed as the
+// Go types clickhouse-go takes (UUIDs, milliseconds, the fixed-width columns;
+// strings as views of the value buffer); only the columns ClickHouse stores
+// differently are computed, into scratch slices that keep their capacity: ts
+// (seconds), and join_ms and http_status, whose nulls it stores as -1 and 0.
+// (clickhouse-go then copies every column into its own native column; ch-go,
+// which could encode from these buffers directly, cannot talk to 18.16: it
+// leaves out the client info 18.16 reads, and the server refuses the query.)
+// The result aliases rec and the scratch: it is valid until the next call.
 func (s *Sink) columns(rec arrow.RecordBatch) [20]any {
 	n := int(rec.NumRows())
-	s.ids = fixed16(s.ids, rec.Column(schemas.ColEventID).(*array.FixedSizeBinary))
-	s.sessions = fixed16(s.sessions, rec.Column(schemas.ColSessionID).(*array.FixedSizeBinary))
+	s.ids = uuidView(rec.Column(schemas.ColEventID).(*array.FixedSizeBinary))
+	s.sessions = uuidView(rec.Column(schemas.ColSessionID).(*array.FixedSizeBinary))
 	ts := rec.Column(schemas.ColTS).(*array.Timestamp).TimestampValues()
-	s.ms, s.secs = s.ms[:0], s.secs[:0]
-	for _, t := range ts {
-		s.ms = append(s.ms, int64(t))
-		s.secs = append(s.secs, floorDiv(int64(t), 1000))
+	s.ms = unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(ts))), len(ts)) // arrow.Timestamp is an int64
+	s.secs = s.secs[:0]
+	for _, t := range s.ms {
+		s.secs = append(s.secs, floorDiv(t, 1000))
 	}
 	s.joinMS = s.joinMS[:0]
 	jm := rec.Column(schemas.ColJoinMS).(*array.Int64)
@@ -152,13 +160,14 @@ func (s *Sink) columns(rec arrow.RecordBatch) [20]any {
 	}
 }
 
-// fixed16 copies a 16-byte fixed-size binary column into dst as UUIDs.
-func fixed16(dst []uuid.UUID, a *array.FixedSizeBinary) []uuid.UUID {
-	dst = dst[:0]
-	for i := range a.Len() {
-		dst = append(dst, uuid.UUID(a.Value(i)))
+// uuidView views a 16-byte fixed-size binary column without nulls (the ids are
+// required) as UUIDs, without copying.
+func uuidView(a *array.FixedSizeBinary) []uuid.UUID {
+	if a.Len() == 0 {
+		return nil
 	}
-	return dst
+	first := a.Value(0) // the rows are contiguous in the value buffer, 16 bytes each
+	return unsafe.Slice((*uuid.UUID)(unsafe.Pointer(unsafe.SliceData(first))), a.Len())
 }
 
 // stringViews views a string column as []string without copying the bytes.

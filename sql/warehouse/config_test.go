@@ -37,6 +37,8 @@ func TestValidate(t *testing.T) {
 	f(func(c *warehouse.Config) { c.User = "" }, "-clickhouse-user")
 	f(func(c *warehouse.Config) { c.DialTimeout = 0 }, "-clickhouse-dial-timeout")
 	f(func(c *warehouse.Config) { c.ReadTimeout = -time.Second }, "-clickhouse-read-timeout")
+	f(func(c *warehouse.Config) { c.Compression = "gzip" }, "SPACEPULSE_CLICKHOUSE_COMPRESSION")
+	f(func(c *warehouse.Config) { c.Compression = "none" }, "")
 }
 
 func TestBindFlags(t *testing.T) {

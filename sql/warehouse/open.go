@@ -21,7 +21,7 @@ type Querier interface {
 
 var _ Querier = (driver.Conn)(nil)
 
-// Open connects to cfg's server over the native protocol with LZ4 compression, bound to
+// Open connects to cfg's server over the native protocol with cfg's compression, bound to
 // cfg.Database (unqualified table names in queries refer to it), logging through logger (nil: no
 // logs), and pings it. An invalid cfg fails with Validate's message; a database that does not
 // exist yet fails with ErrNoDatabase (Setup creates it). The caller closes the connection.
@@ -63,6 +63,7 @@ func open(ctx context.Context, cfg Config, database string, logger *slog.Logger)
 	if logger != nil {
 		logger = slog.New(quietHandler{logger.Handler()})
 	}
+	compression, _ := cfg.compression() // Validate checked it
 	opts := &clickhouse.Options{
 		Protocol: clickhouse.Native,
 		Addr:     []string{cfg.Addr},
@@ -71,7 +72,7 @@ func open(ctx context.Context, cfg Config, database string, logger *slog.Logger)
 			Username: cfg.User,
 			Password: cfg.Password,
 		},
-		Compression:  &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+		Compression:  compression,
 		DialTimeout:  cfg.DialTimeout,
 		ReadTimeout:  cfg.ReadTimeout,
 		MaxOpenConns: cfg.MaxOpenConns,
