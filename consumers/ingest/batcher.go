@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -29,6 +30,9 @@ type batch struct {
 	duplicates int             // valid events dropped: they had landed already
 	lookups    int             // events looked up in ClickHouse
 	bytes      int
+	// redone are the minutes (lo, hi) of events redelivered after an assignment and found
+	// landed already; lo > hi when none (see batcher.redelivering).
+	redone [2]int64
 }
 
 func (b *batch) release() {
@@ -80,23 +84,35 @@ type batcher struct {
 	next     map[int]int64 // the offset expected next from each partition
 	needLoad bool          // a partition was (re)assigned since the last load
 	late     []lateEvent
+	// redelivering holds the partitions (re)assigned whose messages have all been landed
+	// events so far: the uncommitted tail of a previous owner. If that owner died during an
+	// insert that the server did not finish either (both killed), the events may be stored and
+	// their rollup rows not (18.16 writes the views' parts after the table's), and nobody
+	// retried it: those minutes go to the copy sweep, which compares and repairs them.
+	redelivering map[int]bool
+	redone       [2]int64
 }
 
 func newBatcher(cfg *Config, mem memory.Allocator, shared *sharedIndex, loads *atomic.Int64, stats *Stats) *batcher {
 	return &batcher{
-		cfg:      cfg,
-		dec:      schemas.NewDecoder(),
-		app:      schemas.NewAppender(mem),
-		marks:    make(map[int]*mark),
-		shared:   shared,
-		pending:  pending{},
-		store:    cfg.Landed,
-		loads:    loads,
-		stats:    stats,
-		next:     make(map[int]int64),
-		needLoad: cfg.Landed != nil,
+		cfg:          cfg,
+		dec:          schemas.NewDecoder(),
+		app:          schemas.NewAppender(mem),
+		marks:        make(map[int]*mark),
+		shared:       shared,
+		pending:      pending{},
+		store:        cfg.Landed,
+		loads:        loads,
+		stats:        stats,
+		next:         make(map[int]int64),
+		needLoad:     cfg.Landed != nil,
+		redelivering: map[int]bool{},
+		redone:       noMinutes,
 	}
 }
+
+// noMinutes is an empty range of minutes.
+var noMinutes = [2]int64{math.MaxInt64, math.MinInt64}
 
 // add decodes f's message into the current batch; it reports whether the
 // batch is full and must be cut. It fails only when ctx ends while the
@@ -120,8 +136,11 @@ func (b *batcher) add(ctx context.Context, f *fetched) (bool, error) {
 	}
 	// A partition seen for the first time, or not where it left off, was (re)assigned: other
 	// consumers may have landed its events since the index last loaded.
-	if next, ok := b.next[m.Partition]; (!ok || m.Offset != next) && b.store != nil && b.loads.Load() <= f.loads {
-		b.needLoad = true
+	if next, ok := b.next[m.Partition]; (!ok || m.Offset != next) && b.store != nil {
+		b.redelivering[m.Partition] = true
+		if b.loads.Load() <= f.loads {
+			b.needLoad = true
+		}
 	}
 	b.next[m.Partition] = m.Offset + 1
 	if b.n&1023 == 0 {
@@ -153,8 +172,13 @@ func (b *batcher) add(ctx context.Context, f *fetched) (bool, error) {
 	switch v {
 	case fresh:
 		b.app.Append(&b.ev, int32(m.Partition), m.Offset)
+		delete(b.redelivering, m.Partition)
 	case duplicate:
 		b.dups++
+		if b.redelivering[m.Partition] {
+			mn := floorDiv(sec, 60)
+			b.redone[0], b.redone[1] = min(b.redone[0], mn), max(b.redone[1], mn)
+		}
 	case unknown:
 		b.late = append(b.late, lateEvent{ev: b.ev.Clone(), partition: int32(m.Partition), offset: m.Offset})
 	}
@@ -230,7 +254,8 @@ func (b *batcher) cut(ctx context.Context) (*batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &batch{dead: b.dead, valid: b.app.Len(), duplicates: b.dups, lookups: lookups, bytes: b.bytes}
+	out := &batch{dead: b.dead, valid: b.app.Len(), duplicates: b.dups, lookups: lookups, bytes: b.bytes, redone: b.redone}
+	b.redone = noMinutes
 	if b.app.Len() > 0 {
 		out.rec = b.app.NewRecord()
 	}

@@ -70,7 +70,20 @@ func SweepFrom(conn driver.Conn) SweepStore { return warehouseSweep{conn} }
 type sweep struct {
 	mu      sync.Mutex
 	landed  map[int64]struct{}
-	recheck map[int64]int // minute -> sweeps left that check it again after a repair
+	recheck map[int64]int      // minute -> sweeps left that check it again after a repair
+	forced  map[int64]struct{} // swept even when alone: redelivered landed events (batcher.redelivering)
+}
+
+// force makes the next sweep check the minutes lo..hi whether or not another member is alive.
+func (s *sweep) force(lo, hi int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.forced == nil {
+		s.forced = map[int64]struct{}{}
+	}
+	for m := lo; m <= hi && m-lo < 7*24*60; m++ { // a week at most: an event ts is within it
+		s.forced[m] = struct{}{}
+	}
 }
 
 // add records the minutes of rec's events, which have just landed.
@@ -93,23 +106,30 @@ func (s *sweep) add(rec arrow.RecordBatch) {
 	}
 }
 
-// take returns the minutes to sweep now (landed since the last sweep, and those to check again),
-// sorted, and forgets the landed ones.
-func (s *sweep) take() []int64 {
+// take returns the minutes to sweep now (landed since the last sweep, those to check again and
+// the forced ones), sorted, and the forced ones alone; it forgets the landed and forced ones.
+func (s *sweep) take() (all, forced []int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]int64, 0, len(s.landed)+len(s.recheck))
+	set := make(map[int64]struct{}, len(s.landed)+len(s.recheck)+len(s.forced))
 	for m := range s.landed {
-		out = append(out, m)
+		set[m] = struct{}{}
 	}
 	for m := range s.recheck {
-		if _, ok := s.landed[m]; !ok {
-			out = append(out, m)
-		}
+		set[m] = struct{}{}
+	}
+	for m := range s.forced {
+		set[m] = struct{}{}
+		forced = append(forced, m)
+	}
+	for m := range set {
+		all = append(all, m)
 	}
 	clear(s.landed)
-	slices.Sort(out)
-	return out
+	clear(s.forced)
+	slices.Sort(all)
+	slices.Sort(forced)
+	return all, forced
 }
 
 // untake puts minutes back for the next sweep (this one could not run).
@@ -178,7 +198,7 @@ func (p *Pipeline) sweepLoop(ctx context.Context) {
 
 // sweepOnce sweeps the minutes landed since the last sweep; see the comment at the top.
 func (p *Pipeline) sweepOnce(ctx context.Context) {
-	ms := p.sweep.take()
+	ms, forced := p.sweep.take()
 	if len(ms) == 0 {
 		return
 	}
@@ -192,7 +212,11 @@ func (p *Pipeline) sweepOnce(ctx context.Context) {
 		return
 	}
 	if others == 0 {
-		return // alone: no other process can have landed a copy of what this one landed
+		// Alone: no other process can have landed a copy of what this one landed; only the
+		// redelivered minutes are checked.
+		if ms = forced; len(ms) == 0 {
+			return
+		}
 	}
 	p.stats.Sweeps.Add(1)
 	for _, run := range minuteRuns(ms) {

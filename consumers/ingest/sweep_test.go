@@ -21,18 +21,23 @@ func TestMinuteRuns(t *testing.T) {
 func TestSweepRechecks(t *testing.T) {
 	var s sweep
 	s.untake([]int64{10, 20})
-	if got := s.take(); !reflect.DeepEqual(got, []int64{10, 20}) {
+	if got, _ := s.take(); !reflect.DeepEqual(got, []int64{10, 20}) {
 		t.Fatalf("take = %v", got)
 	}
 	s.swept(10, 10, true)
 	s.swept(20, 20, false)
 	for i := range sweepRechecks {
-		if got := s.take(); !reflect.DeepEqual(got, []int64{10}) {
+		if got, _ := s.take(); !reflect.DeepEqual(got, []int64{10}) {
 			t.Fatalf("recheck %d: take = %v, want [10]", i, got)
 		}
 		s.swept(10, 10, false)
 	}
-	if got := s.take(); len(got) != 0 {
+	if got, _ := s.take(); len(got) != 0 {
 		t.Fatalf("after the rechecks: take = %v, want nothing", got)
+	}
+	s.force(30, 31)
+	s.untake([]int64{40})
+	if all, forced := s.take(); !reflect.DeepEqual(all, []int64{30, 31, 40}) || !reflect.DeepEqual(forced, []int64{30, 31}) {
+		t.Fatalf("take = %v, forced %v; want [30 31 40], [30 31]", all, forced)
 	}
 }
