@@ -99,7 +99,6 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) er
 		"-migrate", // one consumer: it creates its scratch database
 		"-log-level", "warn",
 	}
-	args = append(args, cfg.ConsumerArgs...)
 	var logTo io.Writer
 	if cfg.ConsumerLog != "" {
 		f, err := os.Create(cfg.ConsumerLog)

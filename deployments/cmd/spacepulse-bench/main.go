@@ -55,7 +55,6 @@ type config struct {
 	ConsumerBin  string
 	ConsumerLog  string
 	ConsumerEnv  []string
-	ConsumerArgs []string // extra flags for the consumer, e.g. -cpuprofile
 	Timeout      time.Duration
 	Keep         bool
 	SkipDirect   bool
@@ -98,10 +97,6 @@ func parse(args []string) (config, error) {
 			return fmt.Errorf("%q: want KEY=VALUE", v)
 		}
 		c.ConsumerEnv = append(c.ConsumerEnv, v)
-		return nil
-	})
-	fs.Func("consumer-arg", "pass one more argument to the consumer, e.g. -consumer-arg=-cpuprofile=/tmp/cpu.pprof (repeatable)", func(v string) error {
-		c.ConsumerArgs = append(c.ConsumerArgs, v)
 		return nil
 	})
 	fs.DurationVar(&c.Timeout, "timeout", 10*time.Minute, "give up if the consumer has not committed everything by then")
