@@ -37,6 +37,7 @@ type result struct {
 	use        usage
 	chCPU      time.Duration // ClickHouse server during wall, 0 if unknown
 	machineCPU time.Duration // every process on the machine during wall
+	stealCPU   time.Duration // CPU time the hypervisor gave to other machines during wall
 	selfCPU    time.Duration // this process (kfake) during wall
 	rows       uint64
 	selfMaxRSS int64
@@ -188,7 +189,8 @@ func measureConsumer(ctx context.Context, cfg config, srv *harness.Server, k *ha
 	}
 	defer conn.Close()
 	chBefore, chErr := processCPU(chPID)
-	selfBefore, machineBefore := selfCPU(), machineCPU()
+	selfBefore := selfCPU()
+	machineBefore, stealBefore := machineCPU()
 
 	start := time.Now()
 	if err := cons.start(); err != nil {
@@ -207,7 +209,8 @@ func measureConsumer(ctx context.Context, cfg config, srv *harness.Server, k *ha
 		r.chCPU = after - chBefore
 	}
 	r.selfCPU = selfCPU() - selfBefore
-	r.machineCPU = machineCPU() - machineBefore
+	machineAfter, stealAfter := machineCPU()
+	r.machineCPU, r.stealCPU = machineAfter-machineBefore, stealAfter-stealBefore
 	stopErr := cons.stop(time.Minute)
 	if err != nil {
 		if stopErr != nil {

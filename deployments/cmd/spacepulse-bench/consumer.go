@@ -271,24 +271,28 @@ func peakRSS(pid int) int64 {
 }
 
 // machineCPU returns the busy CPU time of the whole machine so far (all
-// cores, /proc/stat: everything but idle and iowait), 0 if unknown.
-func machineCPU() time.Duration {
+// cores, /proc/stat: everything but idle, iowait and steal) and the time the
+// hypervisor gave this machine's CPUs to others (steal), 0 if unknown.
+func machineCPU() (busy, steal time.Duration) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line)
 	if len(f) < 9 || f[0] != "cpu" {
-		return 0
+		return 0, 0
 	}
-	var ticks int64
+	var ticks, stolen int64
 	for i, v := range f[1:9] {
-		if i == 3 || i == 4 { // idle, iowait
-			continue
-		}
 		n, _ := strconv.ParseInt(v, 10, 64)
-		ticks += n
+		switch i {
+		case 3, 4: // idle, iowait
+		case 7:
+			stolen = n
+		default:
+			ticks += n
+		}
 	}
-	return time.Duration(ticks) * 10 * time.Millisecond
+	return time.Duration(ticks) * 10 * time.Millisecond, time.Duration(stolen) * 10 * time.Millisecond
 }

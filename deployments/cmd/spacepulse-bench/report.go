@@ -54,6 +54,8 @@ func report(out io.Writer, cfg config, version string, r *result) {
 		other := r.machineCPU - r.use.cpu - r.chCPU - r.selfCPU
 		row("other processes' CPU during the run", fmt.Sprintf("%.1f s", max(other, 0).Seconds()),
 			"(anything well above 0 means the figures above are depressed)")
+		row("CPU stolen by the hypervisor during the run", fmt.Sprintf("%.1f s", r.stealCPU.Seconds()),
+			"(a virtual machine's host busy elsewhere: well above 0, every figure above is depressed)")
 	}
 	row("rows in "+benchDatabase+".events", num(int64(r.rows)), verdict(int64(r.rows) == n, "= events produced"))
 	row("bench process peak RSS (generator, kfake)", fmt.Sprintf("%s MB", num(r.selfMaxRSS/1_000_000)), "")
