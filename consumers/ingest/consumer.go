@@ -124,7 +124,7 @@ func NewReader(brokers []string, group, topic string, logger *slog.Logger) *kafk
 		GroupID:        group,
 		Topic:          topic,
 		MinBytes:       1,
-		MaxBytes:       16 << 20,
+		MaxBytes:       4 << 20,
 		MaxWait:        250 * time.Millisecond,
 		QueueCapacity:  10_000,
 		CommitInterval: 0, // CommitMessages is synchronous: offsets move only after the insert

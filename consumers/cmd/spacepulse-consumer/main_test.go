@@ -26,6 +26,10 @@ func TestParseSaysWhatToChange(t *testing.T) {
 	f([]string{"-no-such-flag"}, nil, "no-such-flag")
 	f([]string{"-dedup-window", "10s"}, nil, "SPACEPULSE_DEDUP_WINDOW")
 	f([]string{"-sweep-interval", "100ms"}, nil, "SPACEPULSE_SWEEP_INTERVAL")
+	f([]string{"migrate"}, nil, `unexpected argument "migrate"`)
+	f([]string{"-memory-limit", "lots"}, nil, "SPACEPULSE_MEMORY_LIMIT")
+	f([]string{"-memory-limit", "1GiB"}, nil, "")
+	f(nil, map[string]string{"SPACEPULSE_MEMORY_LIMIT": "0"}, "")
 	f(nil, map[string]string{"SPACEPULSE_SWEEP_INTERVAL": "30s"}, "")
 	f([]string{"-seal-interval", "10s"}, nil, "flag provided but not defined: -seal-interval")
 	f(nil, map[string]string{"SPACEPULSE_SEAL_INTERVAL": "0"}, "")
@@ -74,5 +78,18 @@ func TestCPUProfile(t *testing.T) {
 	}
 	if stop, err := startCPUProfile(""); err != nil || stop() != nil {
 		t.Fatalf("empty path: %v", err)
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "256MiB": 256 << 20, "1GiB": 1 << 30, "300000000": 300_000_000, "10KiB": 10 << 10, "5B": 5} {
+		if got, err := parseBytes(in); err != nil || got != want {
+			t.Fatalf("parseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "1TB", "MiB", "1.5GiB"} {
+		if _, err := parseBytes(in); err == nil {
+			t.Fatalf("parseBytes(%q): no error", in)
+		}
 	}
 }
