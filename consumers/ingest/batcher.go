@@ -56,6 +56,9 @@ type lateEvent struct {
 	ev        schemas.Event
 	partition int32
 	offset    int64
+	// redelivered: its partition was being redelivered (batcher.redelivering) when it came, so
+	// finding it landed widens the batch's redone minutes like an index hit does.
+	redelivered bool
 }
 
 // batcher decodes messages into the Arrow appender, keeps copies of landed
@@ -180,7 +183,8 @@ func (b *batcher) add(ctx context.Context, f *fetched) (bool, error) {
 			b.redone[0], b.redone[1] = min(b.redone[0], mn), max(b.redone[1], mn)
 		}
 	case unknown:
-		b.late = append(b.late, lateEvent{ev: b.ev.Clone(), partition: int32(m.Partition), offset: m.Offset})
+		b.late = append(b.late, lateEvent{ev: b.ev.Clone(), partition: int32(m.Partition), offset: m.Offset,
+			redelivered: b.redelivering[m.Partition]})
 	}
 	return b.full(), nil
 }
@@ -229,6 +233,10 @@ func (b *batcher) resolveLate(ctx context.Context) (lookups int, err error) {
 		l := &b.late[i]
 		if _, ok := landed[l.ev.EventID]; ok {
 			b.dups++
+			if l.redelivered {
+				mn := floorDiv(floorDiv(l.ev.TS, 1000), 60)
+				b.redone[0], b.redone[1] = min(b.redone[0], mn), max(b.redone[1], mn)
+			}
 			continue
 		}
 		b.app.Append(&l.ev, l.partition, l.offset)

@@ -229,8 +229,15 @@ func (p *Pipeline) land(ctx context.Context, bt *batch) error {
 	}
 	insertDone := time.Now()
 	p.landed.Store(bt.seq) // its events can be found in ClickHouse from now on
-	if p.cfg.Sweep != nil && bt.rec != nil {
-		p.sweep.add(bt.rec)
+	if p.cfg.Sweep != nil {
+		if bt.rec != nil {
+			p.sweep.add(bt.rec)
+		}
+		if bt.redone[0] <= bt.redone[1] {
+			// Redelivered events found landed: the insert that landed them may have died
+			// before its views' parts were written (see batcher.redelivering).
+			p.sweep.force(bt.redone[0], bt.redone[1])
+		}
 	}
 	if err := p.retry(ctx, "commit offsets", func(ctx context.Context) error {
 		return p.src.CommitMessages(ctx, bt.commits...)

@@ -132,8 +132,9 @@ func (s *sweep) take() (all, forced []int64) {
 	return all, forced
 }
 
-// untake puts minutes back for the next sweep (this one could not run).
-func (s *sweep) untake(ms []int64) {
+// untake puts the minutes of a sweep that could not run back for the next one, the forced ones
+// still forced.
+func (s *sweep) untake(ms, forced []int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.landed == nil {
@@ -141,6 +142,12 @@ func (s *sweep) untake(ms []int64) {
 	}
 	for _, m := range ms {
 		s.landed[m] = struct{}{}
+	}
+	if len(forced) > 0 && s.forced == nil {
+		s.forced = map[int64]struct{}{}
+	}
+	for _, m := range forced {
+		s.forced[m] = struct{}{}
 	}
 }
 
@@ -207,7 +214,7 @@ func (p *Pipeline) sweepOnce(ctx context.Context) {
 	// over the interval and the heartbeat's staleness.
 	others, err := store.otherMembers(ctx, p.cfg.Group, p.cfg.Topic, p.cfg.ConsumerID, p.cfg.SweepInterval+warehouse.StaleAfter)
 	if err != nil {
-		p.sweep.untake(ms)
+		p.sweep.untake(ms, forced)
 		log.Warn("copy sweep: cannot read the group's heartbeats; will try again", slog.Any("err", err))
 		return
 	}
@@ -223,7 +230,7 @@ func (p *Pipeline) sweepOnce(ctx context.Context) {
 		from, to := time.Unix(run[0]*60, 0), time.Unix(run[1]*60+59, 0)
 		raw, rolled, err := store.countsAgree(ctx, from, to)
 		if err != nil {
-			p.sweep.untake(ms)
+			p.sweep.untake(ms, forced)
 			log.Warn("copy sweep: cannot compare counts; will try again", slog.Any("err", err))
 			return
 		}
@@ -233,7 +240,7 @@ func (p *Pipeline) sweepOnce(ctx context.Context) {
 		}
 		rep, err := store.reconcile(ctx, from, to)
 		if err != nil {
-			p.sweep.untake(ms)
+			p.sweep.untake(ms, forced)
 			log.Warn("copy sweep: cannot reconcile; will try again", slog.Time("from", from.UTC()), slog.Time("to", to.UTC()), slog.Any("err", err))
 			return
 		}

@@ -20,7 +20,7 @@ func TestMinuteRuns(t *testing.T) {
 // that agreed is not swept again unless it lands again.
 func TestSweepRechecks(t *testing.T) {
 	var s sweep
-	s.untake([]int64{10, 20})
+	s.untake([]int64{10, 20}, nil)
 	if got, _ := s.take(); !reflect.DeepEqual(got, []int64{10, 20}) {
 		t.Fatalf("take = %v", got)
 	}
@@ -36,8 +36,14 @@ func TestSweepRechecks(t *testing.T) {
 		t.Fatalf("after the rechecks: take = %v, want nothing", got)
 	}
 	s.force(30, 31)
-	s.untake([]int64{40})
-	if all, forced := s.take(); !reflect.DeepEqual(all, []int64{30, 31, 40}) || !reflect.DeepEqual(forced, []int64{30, 31}) {
+	s.untake([]int64{40}, nil)
+	all, forced := s.take()
+	if !reflect.DeepEqual(all, []int64{30, 31, 40}) || !reflect.DeepEqual(forced, []int64{30, 31}) {
 		t.Fatalf("take = %v, forced %v; want [30 31 40], [30 31]", all, forced)
+	}
+	// A sweep that could not run puts its minutes back, the forced ones still forced.
+	s.untake(all, forced)
+	if all, forced := s.take(); !reflect.DeepEqual(all, []int64{30, 31, 40}) || !reflect.DeepEqual(forced, []int64{30, 31}) {
+		t.Fatalf("after untake: take = %v, forced %v; want [30 31 40], [30 31]", all, forced)
 	}
 }
