@@ -1,0 +1,439 @@
+package schemas
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+)
+
+// The decoders against the ones they replaced (decode_ref_test.go): the same
+// values are accepted, to the same Event, and the same are refused, for the
+// same field. A reason about a field reads the same; a malformed value is
+// malformed for both (the grammar messages were fastjson's and protobuf-go's).
+
+// diff decodes value with the decoder under test and the reference and
+// returns what differs, or "".
+func diff(value []byte, protobuf bool) string {
+	var got, want Event
+	var gotErr, wantErr error
+	prefix := "malformed JSON"
+	if protobuf {
+		prefix = "malformed Protobuf"
+		var d ProtoDecoder
+		var ref refProtoDecoder
+		gotErr = d.Decode(value, &got, testNow)
+		wantErr = ref.Decode(value, &want, testNow)
+	} else {
+		gotErr = NewJSONDecoder().Decode(value, &got, testNow)
+		wantErr = newRefJSONDecoder().Decode(value, &want, testNow)
+	}
+	if !protobuf && gotErr != nil && strings.Contains(gotErr.Error(), "control character in a string") &&
+		(wantErr == nil || !strings.HasPrefix(wantErr.Error(), prefix) || strings.HasSuffix(wantErr.Error(), "not an object")) &&
+		!json.Valid(value) {
+		// fastjson's validator checked a string with escapes for control
+		// characters only after its last escape; RFC 8259 (and the
+		// contract: "checked against the JSON grammar") refuse them
+		// anywhere in a string, and so does the scanner.
+		return ""
+	}
+	switch {
+	case gotErr == nil && wantErr == nil:
+		if got != want {
+			return fmt.Sprintf("decoded\n%+v\nwant\n%+v", got, want)
+		}
+		return ""
+	case gotErr == nil || wantErr == nil:
+		return fmt.Sprintf("error %v, want %v", gotErr, wantErr)
+	}
+	var g, w *InvalidError
+	if !errors.As(gotErr, &g) || !errors.As(wantErr, &w) {
+		return fmt.Sprintf("error %v (want an *InvalidError), reference %v", gotErr, wantErr)
+	}
+	if strings.ContainsAny(g.Error(), "\r\n") {
+		return fmt.Sprintf("reason %q is not one line", g)
+	}
+	malformed := strings.HasPrefix(w.Reason, prefix)
+	switch {
+	case g.Field != w.Field:
+		return fmt.Sprintf("error %q, want %q (another field)", g, w)
+	case malformed != strings.HasPrefix(g.Reason, prefix):
+		return fmt.Sprintf("error %q, want %q", g, w)
+	case malformed && strings.HasSuffix(w.Reason, "not valid UTF-8") != strings.Contains(g.Reason, "not valid UTF-8"):
+		return fmt.Sprintf("error %q, want %q (UTF-8 first)", g, w)
+	case malformed && strings.HasSuffix(w.Reason, "not an object") != strings.HasSuffix(g.Reason, "not an object"):
+		return fmt.Sprintf("error %q, want %q", g, w)
+	case !malformed && g.Reason != w.Reason:
+		return fmt.Sprintf("error %q, want %q", g, w)
+	}
+	return ""
+}
+
+func checkDiff(t *testing.T, value []byte, protobuf bool) {
+	t.Helper()
+	if d := diff(value, protobuf); d != "" {
+		t.Fatalf("protobuf=%v value %q:\n%s", protobuf, value, d)
+	}
+}
+
+// seeds returns the values of testdata/fuzz/FuzzDecode and the seeds of
+// FuzzDecode.
+func seeds(t testing.TB) (values [][]byte, protobuf []bool) {
+	files, _ := filepath.Glob("testdata/fuzz/FuzzDecode/*")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) != 3 || !strings.HasPrefix(lines[1], "[]byte(") {
+			t.Fatalf("%s: not a corpus file of ([]byte, bool)", f)
+		}
+		v, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")"))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		values = append(values, []byte(v))
+		protobuf = append(protobuf, lines[2] == "bool(true)")
+	}
+	for _, s := range []string{validJSON, `{"kind":"join"}`, `{"event_id":"6f1c0a4e-3a8b-4f7e-9d2a-0c5e7b1d9a31","ts":"2024-08-13T00:42:17Z"}`} {
+		values = append(values, []byte(s))
+		protobuf = append(protobuf, false)
+	}
+	values = append(values, []byte{0x0a, 0x03, 'a', 'b', 'c'})
+	protobuf = append(protobuf, true)
+	return values, protobuf
+}
+
+func TestDecodeDiffSeeds(t *testing.T) {
+	values, protobuf := seeds(t)
+	for i, v := range values {
+		checkDiff(t, v, protobuf[i])
+		checkDiff(t, v, !protobuf[i])
+	}
+}
+
+// TestDecodeDiffJSONCases: the corners of the grammar and of the fields.
+func TestDecodeDiffJSONCases(t *testing.T) {
+	base := `"event_id":"6f1c0a4e-3a8b-4f7e-9d2a-0c5e7b1d9a31","space_id":"s","session_id":"b3e1f0d2-8c4a-4b7e-a1d9-5f6e7c8b9a0d","user_id":"u","ts":1723509737123`
+	f := func(body string) {
+		t.Helper()
+		checkDiff(t, []byte(body), false)
+	}
+	ev := func(extra string) {
+		t.Helper()
+		f("{" + base + `,"kind":"join"` + extra + "}")
+		f("{" + base + `,"kind":"leave"` + extra + "}")
+		f("{" + base + `,"kind":"error","phase":"join","code":"timeout"` + extra + "}")
+	}
+	f(validJSON)
+	f(" \t\r\n" + validJSON + " \n")
+	f("\f" + validJSON)
+	f(validJSON + "\x00")
+	for _, v := range []string{``, ` `, `{`, `}`, `{}`, `[]`, `[1,2]`, `"x"`, `1`, `-`, `null`, `true`, `nul`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{,}`, `{"a":1}}`, `{"a":1} {}`, `[1,]`, `[,1]`, `{"a" 1}`, `{'a':1}`, `{"a":1 "b":2}`} {
+		f(v)
+	}
+	for _, v := range []string{`0`, `-0`, `01`, `-01`, `1.`, `.5`, `1.5`, `1e5`, `1E+5`, `1e-5`, `1e`, `1e+`, `-`, `--1`, `+1`, `0x10`, `1723509737123.0`, `17235097371230000000000`, `9223372036854775807`, `9223372036854775808`, `-9223372036854775808`, `-9223372036854775809`, `NaN`, `nan`, `Infinity`, `1_000`} {
+		f(`{` + base + `,"kind":"join","ts":` + v + `}`)
+		f(`{` + base + `,"kind":"join","join_ms":` + v + `}`)
+		f(`{` + base + `,"kind":"join","x":` + v + `}`)
+		f(`{` + base + `,"kind":"join","x":[` + v + `]}`)
+		f(v)
+	}
+	for _, v := range []string{`"\u0041"`, `"\u00e9"`, `"\u00E9"`, `"\ud83c\udf89"`, `"\ud83c"`, `"\udf89"`, `"\ud83cx"`, `"\ud83c\u0041"`, `"\ud83c\ud83c"`, `"\udf89\ud83c"`, `"\ud83c\n"`, `"\ud83c\\u0041"`, `"a\ud83c"`, `"\u0000"`, `"\u001f"`, `"\x41"`, `"\'"`, `"\u12"`, `"\u12G4"`, `"\"\\\/\b\f\n\r\t"`, "\"\x01\"", "\"\x01\\n\"", "\"\x1f\"", "\"\x7f\"", "\"\t\"", "\"caf\xc3\xa9\"", "\"\xc3\"", "\"\xff\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xc0\xaf\"", `"\`, `"abc`, `"\u`, `"\u00`} {
+		ev(`,"user_id":` + v)
+		ev(`,"client":` + v)
+		ev(`,"kind":` + v)
+		ev(`,"x":` + v)
+		ev(`,` + v + `:1`)
+		f(v)
+	}
+	for _, k := range []string{`"\u006bind":"leave"`, `"k\u0069nd":"bogus"`, `"\u0063lient":"web"`, `"cl\ient":1`, "\"cli\x00ent\":1", `"space_id\u0000":"x"`} {
+		ev(`,` + k)
+	}
+	// Each field with each type, null, and twice.
+	fields := []string{"event_id", "session_id", "kind", "ts", "space_id", "user_id", "role", "client", "app_version", "region", "country", "join_ms", "attempt", "reason", "phase", "code", "http_status"}
+	values := []string{`null`, `true`, `false`, `0`, `-1`, `1.5`, `2`, `503`, `65535`, `65536`, `999`, `""`, `"x"`, `"join"`, `"leave"`, `"error"`, `"session"`, `"host"`, `"ended"`, `"US"`, `"us"`, `"timeout"`, `"Not-Snake"`, `"2024-08-13T00:42:17.123Z"`, `"2024-08-13T00:42:17+02:00"`, `"6f1c0a4e-3a8b-4f7e-9d2a-0c5e7b1d9a31"`, `"00000000-0000-0000-0000-000000000000"`, `"6f1c0a4e3a8b4f7e9d2a0c5e7b1d9a31"`, `"{6f1c0a4e-3a8b-4f7e-9d2a-0c5e7b1d9a3}"`, `{}`, `{"a":[1,{"b":null}]}`, `[]`, `[1,"2",[3]]`, `"` + strings.Repeat("x", 33) + `"`, `"` + strings.Repeat("x", 65) + `"`, `"` + strings.Repeat("é", 20) + `"`}
+	for _, k := range fields {
+		for _, v := range values {
+			ev(`,"` + k + `":` + v)
+			ev(`,"` + k + `":` + v + `,"` + k + `":` + v)
+			ev(`,"` + k + `":` + v + `,"` + k + `":null`)
+			ev(`,"` + k + `":null,"` + k + `":` + v)
+			f(`{"` + k + `":` + v + `}`)
+		}
+	}
+	// Depth: fastjson's parser refused values nested more than 300 deep.
+	for _, n := range []int{1, 2, 297, 298, 299, 300, 301, 1000} {
+		ev(`,"x":` + strings.Repeat("[", n) + strings.Repeat("]", n))
+		ev(`,"x":` + strings.Repeat("[", n) + "1" + strings.Repeat("]", n))
+		ev(`,"x":` + strings.Repeat(`{"a":`, n) + "{}" + strings.Repeat("}", n))
+		f(strings.Repeat("[", n) + strings.Repeat("]", n))
+	}
+	// A field error before a grammar error: the grammar error wins; UTF-8 beats both.
+	f("{" + base + `,"kind":"jump","x":[1,}`)
+	f("{" + base + `,"kind":"jump","x":"` + "\xff" + `"}`)
+	f("{" + base + `,"kind":"join","x":[1,}` + "\xff")
+	f(`{"kind":"join",` + "\xff")
+	f(`[1,2` + "\xff")
+	f("\xef\xbb\xbf" + validJSON)
+}
+
+// TestDecodeDiffGenerated compares the JSON decoders over generated events,
+// valid and not, and over mutations of them.
+func TestDecodeDiffGenerated(t *testing.T) {
+	n := 20000
+	if testing.Short() {
+		n = 2000
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < n; i++ {
+		v := genJSON(r)
+		checkDiff(t, v, false)
+		checkDiff(t, mutate(r, v), false)
+		p := genProto(r)
+		checkDiff(t, p, true)
+		checkDiff(t, mutate(r, p), true)
+	}
+}
+
+var genStrings = []string{"", "x", "join", "leave", "error", "session", "listener", "speaker", "host", "cohost", "user", "ended", "kicked", "network", "US", "us", "ios", "10.53.0", "us-east-1", "timeout", "space_ended", "Not-Snake", "1YqJDqWLyEMGV", "1587234098", "café 🎉", "a\"b\\c\n", "\u2028", "2024-08-13T00:42:17.123Z", "2024-08-12T20:42:17.123-04:00", "2024-08-13 00:42:17Z", "6f1c0a4e-3a8b-4f7e-9d2a-0c5e7b1d9a31", "B3E1F0D2-8C4A-4B7E-A1D9-5F6E7C8B9A0D", "00000000-0000-0000-0000-000000000000", "6f1c0a4e-3a8b-4f7e-9d2a-0c5e7b1d9a3g", strings.Repeat("x", 32), strings.Repeat("x", 33), strings.Repeat("y", 64), strings.Repeat("y", 65), strings.Repeat("z", 129)}
+
+var genNumbers = []string{"0", "-0", "1", "-1", "2", "100", "503", "599", "600", "999", "65535", "65536", "1723509737123", "1136073600000", "1136073599999", "1823509737123", "1.5", "1e3", "1723509737123.0", "9223372036854775807", "9223372036854775808", "-9223372036854775808"}
+
+var genNames = []string{"event_id", "kind", "ts", "space_id", "session_id", "user_id", "role", "client", "app_version", "region", "country", "join_ms", "attempt", "reason", "phase", "code", "http_status", "extra", "Kind", "event_id ", ""}
+
+// genJSON writes an event: mostly the fields a valid one needs, with the
+// right types, in any order, with now and then a wrong type, an unknown
+// field, a duplicate, escapes or whitespace.
+func genJSON(r *rand.Rand) []byte {
+	var b []byte
+	ws := func() {
+		if r.IntN(8) == 0 {
+			b = append(b, " \t\r\n"[r.IntN(4)])
+		}
+	}
+	str := func(s string) {
+		b = append(b, '"')
+		for _, c := range s {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', byte(c))
+			case c < 0x20:
+				b = fmt.Appendf(b, `\u%04x`, c)
+			case r.IntN(30) == 0 && c < 0x10000:
+				b = fmt.Appendf(b, `\u%04X`, c)
+			case r.IntN(40) == 0 && c >= 0x10000:
+				c1, c2 := rune(0xd800+((c-0x10000)>>10)), rune(0xdc00+((c-0x10000)&0x3ff))
+				b = fmt.Appendf(b, `\u%04x\u%04x`, c1, c2)
+			default:
+				b = utf8.AppendRune(b, c)
+			}
+		}
+		b = append(b, '"')
+	}
+	val := func(name string) {
+		switch k := r.IntN(20); {
+		case k == 0:
+			b = append(b, []string{"null", "true", "false", "{}", "[]", `{"a":[1,{"b":null}]}`, `[1,"x",[]]`}[r.IntN(7)]...)
+		case k < 3:
+			b = append(b, genNumbers[r.IntN(len(genNumbers))]...)
+		case k < 5:
+			str(genStrings[r.IntN(len(genStrings))])
+		default:
+			good := map[string]func(){
+				"event_id":    func() { str(randUUID(r)) },
+				"session_id":  func() { str(randUUID(r)) },
+				"kind":        func() { str(kindNames[1+r.IntN(3)]) },
+				"ts":          func() { b = strconv.AppendInt(b, 1723509737123+r.Int64N(1e9)-5e8, 10) },
+				"space_id":    func() { str("1YqJDqWLyEMGV") },
+				"user_id":     func() { str(strconv.Itoa(r.IntN(1e9))) },
+				"role":        func() { str(roleNames[1+r.IntN(4)]) },
+				"reason":      func() { str(reasonNames[1+r.IntN(5)]) },
+				"phase":       func() { str(phaseNames[1+r.IntN(2)]) },
+				"code":        func() { str([]string{"timeout", "space_ended", "details_not_available", "media"}[r.IntN(4)]) },
+				"join_ms":     func() { b = strconv.AppendInt(b, r.Int64N(5000), 10) },
+				"attempt":     func() { b = strconv.AppendInt(b, r.Int64N(5), 10) },
+				"http_status": func() { b = strconv.AppendInt(b, 100+r.Int64N(500), 10) },
+				"country":     func() { str("US") },
+			}[name]
+			if good == nil {
+				str(genStrings[r.IntN(len(genStrings))])
+			} else {
+				good()
+			}
+		}
+	}
+	names := []string{"event_id", "kind", "ts", "space_id", "session_id", "user_id"}
+	if r.IntN(10) == 0 {
+		names = names[:r.IntN(len(names))]
+	}
+	for _, n := range genNames[6:] {
+		if r.IntN(3) == 0 {
+			names = append(names, n)
+		}
+	}
+	if r.IntN(5) == 0 {
+		names = append(names, genNames[r.IntN(len(genNames))])
+	}
+	r.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
+	ws()
+	b = append(b, '{')
+	for i, n := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		ws()
+		str(n)
+		ws()
+		b = append(b, ':')
+		ws()
+		val(n)
+		ws()
+	}
+	b = append(b, '}')
+	ws()
+	return b
+}
+
+func randUUID(r *rand.Rand) string {
+	const hex = "0123456789abcdefABCDEF"
+	b := make([]byte, 36)
+	for i := range b {
+		b[i] = hex[r.IntN(len(hex))]
+	}
+	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
+	return string(b)
+}
+
+// genProto writes a Protobuf event, now and then with a field of the wrong
+// wire type, an unknown field, a group, a repeated field, a string that is
+// not UTF-8, or an over-long varint.
+func genProto(r *rand.Rand) []byte {
+	var e Event
+	if err := NewJSONDecoder().Decode(genJSON(r), &e, testNow); err != nil {
+		if err := NewJSONDecoder().Decode([]byte(validJSON), &e, testNow); err != nil {
+			panic(err)
+		}
+	}
+	m := ToProto(&e)
+	switch r.IntN(12) {
+	case 0:
+		m.EventId = genStrings[r.IntN(len(genStrings))]
+	case 1:
+		m.Kind = genStrings[r.IntN(len(genStrings))]
+	case 2:
+		m.Ts = []int64{0, -1, 1000, 1823509737123}[r.IntN(4)]
+	case 3:
+		m.JoinMs = proto.Int64(r.Int64N(3) - 1)
+	case 4:
+		m.Attempt = proto.Int64([]int64{-1, 0, 65535, 65536}[r.IntN(4)])
+	case 5:
+		m.HttpStatus = proto.Int64([]int64{0, 99, 100, 599, 600}[r.IntN(5)])
+	case 6:
+		m.Role = genStrings[r.IntN(len(genStrings))]
+	case 7:
+		m.Client = genStrings[r.IntN(len(genStrings))]
+	}
+	b, err := proto.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	num := protowire.Number(1 + r.IntN(20))
+	switch r.IntN(10) {
+	case 0: // a string field again, maybe not UTF-8
+		s := []string{"x", "join", "\xff", "US", "6f1c0a4e-3a8b-4f7e-9d2a-0c5e7b1d9a31"}[r.IntN(5)]
+		b = protowire.AppendString(protowire.AppendTag(b, num, protowire.BytesType), s)
+	case 1: // a varint, maybe over-long or on a string field
+		b = protowire.AppendTag(b, num, protowire.VarintType)
+		if r.IntN(2) == 0 {
+			b = append(b, 0x85, 0x80, 0x80, 0x00)
+		} else {
+			b = protowire.AppendVarint(b, uint64(r.Int64N(700)))
+		}
+	case 2:
+		b = protowire.AppendFixed32(protowire.AppendTag(b, num, protowire.Fixed32Type), 7)
+	case 3:
+		b = protowire.AppendFixed64(protowire.AppendTag(b, num, protowire.Fixed64Type), 7)
+	case 4: // a group, maybe unclosed or closed by another number
+		b = protowire.AppendTag(b, num, protowire.StartGroupType)
+		b = protowire.AppendVarint(protowire.AppendTag(b, 1, protowire.VarintType), 1)
+		if r.IntN(3) > 0 {
+			end := num
+			if r.IntN(3) == 0 {
+				end++
+			}
+			b = protowire.AppendTag(b, end, protowire.EndGroupType)
+		}
+	case 5:
+		b = protowire.AppendTag(b, num, protowire.Type(r.IntN(8)))
+	case 6: // field numbers at the edges
+		b = protowire.AppendVarint(protowire.AppendTag(b, []protowire.Number{protowire.MaxValidNumber, 1 << 29, 1<<31 - 1}[r.IntN(3)], protowire.VarintType), 1)
+	case 7:
+		b = append(b, 0x00, 0x01)
+	}
+	if r.IntN(4) == 0 {
+		// Move a field to the end: the order must not matter.
+		if _, _, n := protowire.ConsumeField(b); n > 0 {
+			b = append(b[n:], b[:n]...)
+		}
+	}
+	return b
+}
+
+// mutate changes a few bytes of v: flips, deletions, insertions or a cut.
+func mutate(r *rand.Rand, v []byte) []byte {
+	v = bytes.Clone(v)
+	if len(v) == 0 {
+		return v
+	}
+	for range 1 + r.IntN(3) {
+		if len(v) == 0 {
+			break
+		}
+		i := r.IntN(len(v))
+		switch r.IntN(5) {
+		case 0:
+			v[i] ^= byte(1 << r.IntN(8))
+		case 1:
+			const tokens = `{}[]",:\0123456789-.eEnulltruefalse u`
+			v[i] = tokens[r.IntN(len(tokens))]
+		case 2:
+			v = append(v[:i], v[i+1:]...)
+		case 3:
+			v = append(v[:i], append([]byte{byte(r.IntN(256))}, v[i:]...)...)
+		case 4:
+			v = v[:i]
+		}
+	}
+	return v
+}
+
+// FuzzDecodeDiff compares the decoders with the reference ones on arbitrary
+// values: `go test -fuzz FuzzDecodeDiff ./schemas/`.
+func FuzzDecodeDiff(f *testing.F) {
+	values, protobuf := seeds(f)
+	for i, v := range values {
+		f.Add(v, protobuf[i])
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 20 {
+		f.Add(genJSON(r), false)
+		f.Add(genProto(r), true)
+	}
+	f.Fuzz(func(t *testing.T, value []byte, protobuf bool) {
+		if d := diff(value, protobuf); d != "" {
+			t.Fatalf("protobuf=%v value %q:\n%s", protobuf, value, d)
+		}
+	})
+}
