@@ -489,3 +489,26 @@ func TestDecodeDiffProtoCases(t *testing.T) {
 	}
 	f(append(tag(nil, 3, protowire.VarintType), 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00))
 }
+
+func TestParseUUIDDiff(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const chars = "0123456789abcdefABCDEF-gG{}: \x00\xff"
+	f := func(b []byte) {
+		t.Helper()
+		got, gotErr := parseUUID(b)
+		want, wantErr := refParseUUID(b)
+		if (gotErr == nil) != (wantErr == nil) || gotErr == nil && got != want {
+			t.Fatalf("parseUUID(%q) = %v, %v; uuid.ParseBytes: %v, %v", b, got, gotErr, want, wantErr)
+		}
+	}
+	for range 100000 {
+		b := []byte(randUUID(r))
+		for range r.IntN(3) {
+			b[r.IntN(len(b))] = chars[r.IntN(len(chars))]
+		}
+		f(b)
+		f(b[:r.IntN(len(b))])
+	}
+	f([]byte("urn:uuid:6f1c0a4e-3a8b-4f7e-9d2a-0c5e7b1d9a31"))
+	f([]byte("{6f1c0a4e-3a8b-4f7e-9d2a-0c5e7b1d9a3}"))
+}

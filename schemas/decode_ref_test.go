@@ -202,7 +202,7 @@ func (d *refJSONDecoder) uuid(field string, v *fastjson.Value) uuid.UUID {
 	if b == nil {
 		return uuid.Nil
 	}
-	id, err := parseUUID(b)
+	id, err := refParseUUID(b)
 	if err != nil {
 		d.fail(field, "%q is not a UUID", b)
 	}
@@ -270,10 +270,10 @@ func (d *refProtoDecoder) Decode(value []byte, ev *Event, now time.Time) error {
 		}
 	}
 	var err error
-	if ev.EventID, err = parseUUID([]byte(m.EventId)); err != nil {
+	if ev.EventID, err = refParseUUID([]byte(m.EventId)); err != nil {
 		return invalid("event_id", "%q is not a UUID", m.EventId)
 	}
-	if ev.SessionID, err = parseUUID([]byte(m.SessionId)); err != nil {
+	if ev.SessionID, err = refParseUUID([]byte(m.SessionId)); err != nil {
 		return invalid("session_id", "%q is not a UUID", m.SessionId)
 	}
 	if ev.Kind = Kind(lookup(kindNames[:], []byte(m.Kind))); ev.Kind == 0 {
@@ -316,4 +316,12 @@ func (d *refProtoDecoder) Decode(value []byte, ev *Event, now time.Time) error {
 		ev.HTTPStatus = uint16(*m.HttpStatus)
 	}
 	return Validate(ev, now)
+}
+
+// refParseUUID is the parseUUID of before: uuid.ParseBytes on 36 bytes.
+func refParseUUID(b []byte) (uuid.UUID, error) {
+	if len(b) != 36 {
+		return uuid.Nil, ErrInvalid
+	}
+	return uuid.ParseBytes(b)
 }

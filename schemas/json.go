@@ -77,7 +77,7 @@ func (d *JSONDecoder) Decode(value []byte, ev *Event, now time.Time) error {
 	if ev.Kind == KindError && d.seen&seenCode == 0 {
 		return invalid("code", "required for an error")
 	}
-	return Validate(ev, now)
+	return validate(ev, now, true) // the scanner checked UTF-8
 }
 
 // object scans the whole value, which must be one object, handing each
@@ -446,13 +446,38 @@ func missing(seen uint32) error {
 	return nil
 }
 
-// parseUUID accepts the canonical 36-character form, any version, any case.
+// parseUUID accepts the canonical 36-character form, any version, any case,
+// as uuid.ParseBytes does for 36 bytes.
 func parseUUID(b []byte) (uuid.UUID, error) {
-	if len(b) != 36 {
+	var id uuid.UUID
+	if len(b) != 36 || b[8] != '-' || b[13] != '-' || b[18] != '-' || b[23] != '-' {
 		return uuid.Nil, ErrInvalid
 	}
-	return uuid.ParseBytes(b)
+	var bad byte
+	for i, x := range [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34} {
+		hi, lo := hexDigit[b[x]], hexDigit[b[x+1]]
+		bad |= hi | lo
+		id[i] = hi<<4 | lo
+	}
+	if bad > 0xf {
+		return uuid.Nil, ErrInvalid
+	}
+	return id, nil
 }
+
+// hexDigit maps a hex digit to its value and every other byte to 0xff.
+var hexDigit = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i := range 10 {
+		t['0'+i] = byte(i)
+	}
+	for i := range 6 {
+		t['a'+i], t['A'+i] = byte(10+i), byte(10+i)
+	}
+	return t
+}()
 
 // str views b as a string without copying. The string is only valid while b
 // is unchanged: here, until the decoder's next call.

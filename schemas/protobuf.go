@@ -130,7 +130,7 @@ func (d *ProtoDecoder) Decode(value []byte, ev *Event, now time.Time) error {
 		}
 		ev.HTTPStatus = uint16(m.httpStatus)
 	}
-	return Validate(ev, now)
+	return validate(ev, now, true) // unmarshal checked UTF-8
 }
 
 // unmarshal reads the fields of b into m as the generated code's
