@@ -173,42 +173,67 @@ const (
 	fHTTPStatus
 )
 
+// fieldOf switches on the length first: comparing with a constant of known
+// length compiles to a few word compares, where a switch on strings calls
+// the runtime's comparison.
 func fieldOf(key []byte) int {
-	switch string(key) {
-	case "event_id":
-		return fEventID
-	case "session_id":
-		return fSessionID
-	case "kind":
-		return fKind
-	case "ts":
-		return fTS
-	case "space_id":
-		return fSpaceID
-	case "user_id":
-		return fUserID
-	case "role":
-		return fRole
-	case "client":
-		return fClient
-	case "app_version":
-		return fAppVersion
-	case "region":
-		return fRegion
-	case "country":
-		return fCountry
-	case "join_ms":
-		return fJoinMS
-	case "attempt":
-		return fAttempt
-	case "reason":
-		return fReason
-	case "phase":
-		return fPhase
-	case "code":
-		return fCode
-	case "http_status":
-		return fHTTPStatus
+	k := string(key) // no allocation: only compared
+	switch len(k) {
+	case 2:
+		if k == "ts" {
+			return fTS
+		}
+	case 4:
+		switch {
+		case k == "kind":
+			return fKind
+		case k == "role":
+			return fRole
+		case k == "code":
+			return fCode
+		}
+	case 5:
+		if k == "phase" {
+			return fPhase
+		}
+	case 6:
+		switch {
+		case k == "client":
+			return fClient
+		case k == "region":
+			return fRegion
+		case k == "reason":
+			return fReason
+		}
+	case 7:
+		switch {
+		case k == "user_id":
+			return fUserID
+		case k == "country":
+			return fCountry
+		case k == "join_ms":
+			return fJoinMS
+		case k == "attempt":
+			return fAttempt
+		}
+	case 8:
+		switch {
+		case k == "event_id":
+			return fEventID
+		case k == "space_id":
+			return fSpaceID
+		}
+	case 10:
+		if k == "session_id" {
+			return fSessionID
+		}
+	case 11:
+		switch {
+		case k == "app_version":
+			return fAppVersion
+		case k == "http_status":
+			return fHTTPStatus
+		}
 	}
 	return fOther
 }
@@ -453,8 +478,12 @@ func parseUUID(b []byte) (uuid.UUID, error) {
 	if len(b) != 36 || b[8] != '-' || b[13] != '-' || b[18] != '-' || b[23] != '-' {
 		return uuid.Nil, ErrInvalid
 	}
+	b = b[:36:36]
 	var bad byte
-	for i, x := range [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34} {
+	for i, x := 0, 0; i < 16; i, x = i+1, x+2 {
+		if x == 8 || x == 13 || x == 18 || x == 23 {
+			x++
+		}
 		hi, lo := hexDigit[b[x]], hexDigit[b[x+1]]
 		bad |= hi | lo
 		id[i] = hi<<4 | lo

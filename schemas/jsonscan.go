@@ -111,6 +111,18 @@ func firstSpecial(b []byte, i int) int {
 func (s *scanner) str() (escaped, ok bool) {
 	b := s.b
 	i := s.i
+	// Most strings of an event are short and plain: look for the closing
+	// quote in the first word without a call.
+	if i+8 <= len(b) {
+		if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			if j := i + bits.TrailingZeros64(m)>>3; b[j] == '"' {
+				s.i = j + 1
+				return false, true
+			}
+		} else {
+			i += 8
+		}
+	}
 	for {
 		i = firstSpecial(b, i)
 		if i >= len(b) {
