@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"encoding/binary"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -177,61 +178,60 @@ const (
 // length compiles to a few word compares, where a switch on strings calls
 // the runtime's comparison.
 func fieldOf(key []byte) int {
-	k := string(key) // no allocation: only compared
-	switch len(k) {
+	switch len(key) {
 	case 2:
-		if k == "ts" {
+		if string(key) == "ts" {
 			return fTS
 		}
 	case 4:
 		switch {
-		case k == "kind":
+		case string(key) == "kind":
 			return fKind
-		case k == "role":
+		case string(key) == "role":
 			return fRole
-		case k == "code":
+		case string(key) == "code":
 			return fCode
 		}
 	case 5:
-		if k == "phase" {
+		if string(key) == "phase" {
 			return fPhase
 		}
 	case 6:
 		switch {
-		case k == "client":
+		case string(key) == "client":
 			return fClient
-		case k == "region":
+		case string(key) == "region":
 			return fRegion
-		case k == "reason":
+		case string(key) == "reason":
 			return fReason
 		}
 	case 7:
 		switch {
-		case k == "user_id":
+		case string(key) == "user_id":
 			return fUserID
-		case k == "country":
+		case string(key) == "country":
 			return fCountry
-		case k == "join_ms":
+		case string(key) == "join_ms":
 			return fJoinMS
-		case k == "attempt":
+		case string(key) == "attempt":
 			return fAttempt
 		}
 	case 8:
 		switch {
-		case k == "event_id":
+		case string(key) == "event_id":
 			return fEventID
-		case k == "space_id":
+		case string(key) == "space_id":
 			return fSpaceID
 		}
 	case 10:
-		if k == "session_id" {
+		if string(key) == "session_id" {
 			return fSessionID
 		}
 	case 11:
 		switch {
-		case k == "app_version":
+		case string(key) == "app_version":
 			return fAppVersion
-		case k == "http_status":
+		case string(key) == "http_status":
 			return fHTTPStatus
 		}
 	}
@@ -437,6 +437,18 @@ func parseInt(v []byte) (int64, bool) {
 		v = v[1:]
 	}
 	var u uint64
+	if len(v) <= 18 { // no overflow
+		for _, c := range v {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			u = u*10 + uint64(c-'0')
+		}
+		if neg {
+			return -int64(u), true
+		}
+		return int64(u), true
+	}
 	for _, c := range v {
 		if c < '0' || c > '9' {
 			return 0, false
@@ -472,41 +484,52 @@ func missing(seen uint32) error {
 }
 
 // parseUUID accepts the canonical 36-character form, any version, any case,
-// as uuid.ParseBytes does for 36 bytes.
+// as uuid.ParseBytes does for 36 bytes. It decodes 8 hex digits at a time.
 func parseUUID(b []byte) (uuid.UUID, error) {
 	var id uuid.UUID
 	if len(b) != 36 || b[8] != '-' || b[13] != '-' || b[18] != '-' || b[23] != '-' {
 		return uuid.Nil, ErrInvalid
 	}
-	b = b[:36:36]
-	var bad byte
-	for i, x := 0, 0; i < 16; i, x = i+1, x+2 {
-		if x == 8 || x == 13 || x == 18 || x == 23 {
-			x++
-		}
-		hi, lo := hexDigit[b[x]], hexDigit[b[x+1]]
-		bad |= hi | lo
-		id[i] = hi<<4 | lo
-	}
-	if bad > 0xf {
+	le := binary.LittleEndian
+	a, ok1 := hex8(le.Uint64(b[0:]))
+	c, ok2 := hex8(uint64(le.Uint32(b[9:])) | uint64(le.Uint32(b[14:]))<<32)
+	e, ok3 := hex8(uint64(le.Uint32(b[19:])) | uint64(le.Uint32(b[24:]))<<32)
+	f, ok4 := hex8(le.Uint64(b[28:]))
+	if !(ok1 && ok2 && ok3 && ok4) {
 		return uuid.Nil, ErrInvalid
 	}
+	le.PutUint32(id[0:], a)
+	le.PutUint32(id[4:], c)
+	le.PutUint32(id[8:], e)
+	le.PutUint32(id[12:], f)
 	return id, nil
 }
 
-// hexDigit maps a hex digit to its value and every other byte to 0xff.
-var hexDigit = func() (t [256]byte) {
-	for i := range t {
-		t[i] = 0xff
+// hex8 decodes the 8 hex digits of w, the first in the low byte, into 4
+// bytes, the first in the low byte. It reports whether all 8 were hex digits.
+func hex8(w uint64) (uint32, bool) {
+	if w&msb != 0 {
+		return 0, false
 	}
-	for i := range 10 {
-		t['0'+i] = byte(i)
+	// With every byte below 0x80, adding to a byte never carries into the
+	// next: (b + 0x80 - lo) has its high bit set when b >= lo.
+	in := func(w uint64, lo, hi byte) uint64 {
+		return (w + lsb*uint64(0x80-lo)) & ^(w + lsb*uint64(0x80-hi-1)) & msb
 	}
-	for i := range 6 {
-		t['a'+i], t['A'+i] = byte(10+i), byte(10+i)
+	digit := in(w, '0', '9')
+	lower := w | lsb*0x20 // 'A'-'F' and only they become 'a'-'f'
+	letter := in(lower, 'a', 'f')
+	if digit|letter != msb {
+		return 0, false
 	}
-	return t
-}()
+	// A digit's value is its low nibble, a letter's its low nibble + 9.
+	n := w&(lsb*0x0f) + (letter>>7)*9
+	// Each 16-bit lane to one byte (first digit high), then the lanes together.
+	n = (n&0x00ff00ff00ff00ff)<<4 | (n>>8)&0x00ff00ff00ff00ff
+	n = (n | n>>8) & 0x0000ffff0000ffff
+	n = (n | n>>16) & 0xffffffff
+	return uint32(n), true
+}
 
 // str views b as a string without copying. The string is only valid while b
 // is unchanged: here, until the decoder's next call.
