@@ -4,21 +4,27 @@ import (
 	"time"
 	"unicode/utf8"
 	"unsafe"
-
-	"github.com/google/uuid"
-	"github.com/valyala/fastjson"
 )
 
-// JSONDecoder decodes JSON event values. It reuses its parse buffers, so
-// decoding allocates nothing for a typical event; the Event it fills aliases
-// those buffers until the next Decode. A JSONDecoder is not safe for
-// concurrent use: give each goroutine its own.
+// JSONDecoder decodes JSON event values in one pass over the bytes: a strict
+// scanner (jsonscan.go) checks the JSON grammar and UTF-8 as it reads the
+// top-level object, decodes the fields of the contract as it meets them and
+// skips, still checking, every other value (the members of the contract are
+// in jsonfields.go). It accepts and rejects what fastjson's validator and
+// parser did, but for a raw control character in a string (see scanner),
+// and decodes the same events (decode_diff_test.go compares the two); a
+// valid event allocates nothing.
+//
+// The Event it fills aliases the decoder's buffer (a copy of the value, with
+// escapes decoded in place) until the next Decode; the value itself may be
+// reused as soon as Decode returns. A JSONDecoder is not safe for concurrent
+// use: give each goroutine its own.
 type JSONDecoder struct {
-	p     fastjson.Parser
-	ev    *Event
-	err   *InvalidError
-	seen  uint32
-	visit func(key []byte, v *fastjson.Value)
+	s    scanner
+	buf  []byte
+	ev   *Event
+	err  *InvalidError
+	seen uint32
 }
 
 // Bits of JSONDecoder.seen for the required fields.
@@ -36,38 +42,29 @@ const (
 
 // NewJSONDecoder returns a decoder ready for use.
 func NewJSONDecoder() *JSONDecoder {
-	d := &JSONDecoder{}
-	d.visit = d.field // bound once so Decode does not allocate a closure per call
-	return d
+	return &JSONDecoder{}
 }
 
 // Decode parses value into ev and validates it against the contract with now
 // as the receiver's clock. It returns nil or an error matching ErrInvalid
 // (an *InvalidError whose message is the dead-letter reason).
+//
+// The first rule broken is reported, in this order: the size, UTF-8 (of the
+// whole value), the JSON grammar, an object, the fields in their order in the
+// value, the required fields, then Validate.
 func (d *JSONDecoder) Decode(value []byte, ev *Event, now time.Time) error {
 	if len(value) > MaxValueBytes {
 		return invalid("", "value of %d bytes is over the 64 KiB limit", len(value))
 	}
-	if !utf8.Valid(value) {
-		return invalid("", "malformed JSON: not valid UTF-8")
-	}
-	// fastjson's parser is lenient (it keeps unknown escapes such as \x and
-	// leading zeros); its validator applies the JSON grammar strictly.
-	if err := fastjson.ValidateBytes(value); err != nil {
-		return invalid("", "malformed JSON: %s", oneLine(err.Error()))
-	}
-	v, err := d.p.ParseBytes(value)
-	if err != nil {
-		return invalid("", "malformed JSON: %s", oneLine(err.Error()))
-	}
-	obj, err := v.Object()
-	if err != nil {
-		return invalid("", "malformed JSON: the value is a %s, not an object", v.Type())
-	}
+	d.buf = append(d.buf[:0], value...)
+	d.s = scanner{b: d.buf}
 	ev.Reset()
 	d.ev, d.err, d.seen = ev, nil, 0
-	obj.Visit(d.visit)
+	err := d.object()
 	d.ev = nil
+	if err != nil {
+		return err
+	}
 	if d.err != nil {
 		return d.err
 	}
@@ -80,7 +77,107 @@ func (d *JSONDecoder) Decode(value []byte, ev *Event, now time.Time) error {
 	if ev.Kind == KindError && d.seen&seenCode == 0 {
 		return invalid("code", "required for an error")
 	}
-	return Validate(ev, now)
+	return validate(ev, now, true) // the scanner checked UTF-8
+}
+
+// object scans the whole value, which must be one object, handing each
+// member to field. A field's error is kept in d.err (the first one wins)
+// while the scan goes on: a grammar error anywhere comes first.
+func (d *JSONDecoder) object() *InvalidError {
+	s := &d.s
+	s.ws()
+	if s.i >= len(s.b) || s.b[s.i] != '{' {
+		t, ok := s.skip(1)
+		if ok && d.end() {
+			return invalid("", "malformed JSON: the value is a %s, not an object", t)
+		}
+		return d.malformed()
+	}
+	s.i++
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == '}' {
+		s.i++
+		return d.endObject()
+	}
+	for {
+		if !s.expect('"', "want a string key") {
+			return d.malformed()
+		}
+		start := s.i
+		escaped, ok := s.str()
+		if !ok {
+			return d.malformed()
+		}
+		key := s.b[start : s.i-1]
+		if escaped {
+			key = unescape(key) // in place: the key is not kept
+		}
+		if !s.expect(':', "want ':' after an object key") || !d.field(key) {
+			return d.malformed()
+		}
+		more, ok := s.next('}')
+		if !ok {
+			return d.malformed()
+		}
+		if !more {
+			return d.endObject()
+		}
+	}
+}
+
+func (d *JSONDecoder) endObject() *InvalidError {
+	if !d.end() {
+		return d.malformed()
+	}
+	return nil
+}
+
+// end reports whether only whitespace follows the top-level value.
+func (d *JSONDecoder) end() bool {
+	d.s.ws()
+	if d.s.i < len(d.s.b) {
+		return d.s.fail("data after the top-level value")
+	}
+	return true
+}
+
+// malformed is the reason for a value the scanner refused. A value that is
+// not UTF-8 is reported as such wherever the grammar broke, as when UTF-8
+// was checked in a pass of its own.
+func (d *JSONDecoder) malformed() *InvalidError {
+	if !utf8.Valid(d.buf) {
+		return invalid("", "malformed JSON: not valid UTF-8")
+	}
+	return invalid("", "malformed JSON: %s at offset %d", d.s.msg, d.s.i)
+}
+
+// value scans the value of a member of the top-level object. A string comes
+// back decoded, a number as written; a container is skipped.
+func (d *JSONDecoder) value() (t jtype, v []byte, ok bool) {
+	s := &d.s
+	s.ws()
+	if s.i >= len(s.b) {
+		return 0, nil, s.fail("unexpected end of input")
+	}
+	start := s.i
+	switch c := s.b[s.i]; {
+	case c == '"':
+		s.i++
+		escaped, ok := s.str()
+		if !ok {
+			return 0, nil, false
+		}
+		v = s.b[start+1 : s.i-1]
+		if escaped {
+			v = unescape(v)
+		}
+		return jString, v, true
+	case c == '-' || c >= '0' && c <= '9':
+		ok := s.number()
+		return jNumber, s.b[start:s.i], ok
+	}
+	t, ok = s.skip(2)
+	return t, nil, ok
 }
 
 func missing(seen uint32) error {
@@ -91,169 +188,6 @@ func missing(seen uint32) error {
 		}
 	}
 	return nil
-}
-
-// field handles one key of the top-level object; the first error wins.
-func (d *JSONDecoder) field(key []byte, v *fastjson.Value) {
-	if d.err != nil {
-		return
-	}
-	e := d.ev
-	isNull := v.Type() == fastjson.TypeNull
-	switch string(key) {
-	case "event_id":
-		d.seen |= seenEventID
-		e.EventID = d.uuid("event_id", v)
-	case "session_id":
-		d.seen |= seenSession
-		e.SessionID = d.uuid("session_id", v)
-	case "kind":
-		d.seen |= seenKind
-		s := d.str("kind", v)
-		if e.Kind = Kind(lookup(kindNames[:], s)); e.Kind == 0 && d.err == nil {
-			d.fail("kind", "unknown kind %q (want join, leave or error)", s)
-		}
-	case "ts":
-		d.seen |= seenTS
-		e.TS = d.ts(v)
-	case "space_id":
-		d.seen |= seenSpace
-		e.SpaceID = str(d.str("space_id", v))
-	case "user_id":
-		d.seen |= seenUser
-		e.UserID = str(d.str("user_id", v))
-	case "role":
-		if !isNull {
-			s := d.str("role", v)
-			if e.Role = Role(lookup(roleNames[:], s)); e.Role == 0 && d.err == nil {
-				d.fail("role", "unknown role %q (want listener, speaker, host or cohost)", s)
-			}
-		}
-	case "client":
-		e.Client = d.optStr("client", v)
-	case "app_version":
-		e.AppVersion = d.optStr("app_version", v)
-	case "region":
-		e.Region = d.optStr("region", v)
-	case "country":
-		e.Country = d.optStr("country", v)
-	case "join_ms":
-		if !isNull {
-			e.JoinMS = d.int("join_ms", v, 0, 1<<62)
-		}
-	case "attempt":
-		if !isNull {
-			e.Attempt = uint16(d.int("attempt", v, 0, MaxAttempt))
-		}
-	case "reason":
-		if !isNull {
-			s := d.str("reason", v)
-			if e.Reason = Reason(lookup(reasonNames[:], s)); e.Reason == 0 && d.err == nil {
-				d.fail("reason", "unknown reason %q (want user, ended, kicked, network or error)", s)
-			}
-		}
-	case "phase":
-		if !isNull {
-			d.seen |= seenPhase
-			s := d.str("phase", v)
-			if e.Phase = Phase(lookup(phaseNames[:], s)); e.Phase == 0 && d.err == nil {
-				d.fail("phase", "unknown phase %q (want join or session)", s)
-			}
-		}
-	case "code":
-		if !isNull {
-			d.seen |= seenCode
-			e.Code = str(d.str("code", v))
-		}
-	case "http_status":
-		if !isNull {
-			e.HTTPStatus = uint16(d.int("http_status", v, 100, 599))
-		}
-	}
-	// Unknown fields are ignored (forward compatibility).
-}
-
-func (d *JSONDecoder) fail(field, format string, args ...any) {
-	if d.err == nil {
-		d.err = invalid(field, format, args...)
-	}
-}
-
-// str returns the bytes of a JSON string; they alias the parser's buffer.
-func (d *JSONDecoder) str(field string, v *fastjson.Value) []byte {
-	b, err := v.StringBytes()
-	if err != nil {
-		d.fail(field, "want a string, got %s", v.Type())
-		return nil
-	}
-	return b
-}
-
-func (d *JSONDecoder) optStr(field string, v *fastjson.Value) string {
-	if v.Type() == fastjson.TypeNull {
-		return ""
-	}
-	return str(d.str(field, v))
-}
-
-func (d *JSONDecoder) int(field string, v *fastjson.Value, lo, hi int64) int64 {
-	if v.Type() != fastjson.TypeNumber {
-		d.fail(field, "want an integer, got %s", v.Type())
-		return 0
-	}
-	n, err := v.Int64()
-	if err != nil {
-		d.fail(field, "want an integer, got %s", v.String())
-		return 0
-	}
-	if n < lo || n > hi {
-		d.fail(field, "%d is outside %d-%d", n, lo, hi)
-		return 0
-	}
-	return n
-}
-
-func (d *JSONDecoder) uuid(field string, v *fastjson.Value) uuid.UUID {
-	b := d.str(field, v)
-	if b == nil {
-		return uuid.Nil
-	}
-	id, err := parseUUID(b)
-	if err != nil {
-		d.fail(field, "%q is not a UUID", b)
-	}
-	return id
-}
-
-// ts accepts integer milliseconds or an RFC 3339 string with any offset.
-func (d *JSONDecoder) ts(v *fastjson.Value) int64 {
-	switch v.Type() {
-	case fastjson.TypeNumber:
-		n, err := v.Int64()
-		if err != nil {
-			d.fail("ts", "want integer milliseconds or an RFC 3339 string, got %s", v.String())
-		}
-		return n
-	case fastjson.TypeString:
-		b, _ := v.StringBytes()
-		t, err := time.Parse(time.RFC3339Nano, str(b))
-		if err != nil {
-			d.fail("ts", "%q is not RFC 3339", b)
-			return 0
-		}
-		return t.UnixMilli()
-	default:
-		d.fail("ts", "want integer milliseconds or an RFC 3339 string, got %s", v.Type())
-		return 0
-	}
-}
-
-// parseUUID accepts the canonical 36-character form, any version, any case.
-func parseUUID(b []byte) (uuid.UUID, error) {
-	if len(b) != 36 {
-		return uuid.Nil, ErrInvalid
-	}
-	return uuid.ParseBytes(b)
 }
 
 // str views b as a string without copying. The string is only valid while b

@@ -41,6 +41,13 @@ func invalid(field, format string, args ...any) *InvalidError {
 // ts more than MaxFuture after it is invalid. It returns nil or an
 // *InvalidError.
 func Validate(e *Event, now time.Time) error {
+	return validate(e, now, false)
+}
+
+// validate is Validate; utf8Checked says the strings of e are known to be
+// UTF-8 (the decoders check them as they read them), so they are not
+// checked again.
+func validate(e *Event, now time.Time, utf8Checked bool) error {
 	if e.EventID == uuid.Nil {
 		return invalid("event_id", "missing (the nil UUID is not an event id)")
 	}
@@ -56,19 +63,19 @@ func Validate(e *Event, now time.Time) error {
 	if e.Role < RoleListener || e.Role > RoleCohost {
 		return invalid("role", "unknown role %d", e.Role)
 	}
-	if err := checkString("space_id", e.SpaceID, 1, MaxSpaceID); err != nil {
+	if err := checkString("space_id", e.SpaceID, 1, MaxSpaceID, utf8Checked); err != nil {
 		return err
 	}
-	if err := checkString("user_id", e.UserID, 1, MaxUserID); err != nil {
+	if err := checkString("user_id", e.UserID, 1, MaxUserID, utf8Checked); err != nil {
 		return err
 	}
-	if err := checkString("client", e.Client, 0, MaxShort); err != nil {
+	if err := checkString("client", e.Client, 0, MaxShort, utf8Checked); err != nil {
 		return err
 	}
-	if err := checkString("app_version", e.AppVersion, 0, MaxShort); err != nil {
+	if err := checkString("app_version", e.AppVersion, 0, MaxShort, utf8Checked); err != nil {
 		return err
 	}
-	if err := checkString("region", e.Region, 0, MaxShort); err != nil {
+	if err := checkString("region", e.Region, 0, MaxShort, utf8Checked); err != nil {
 		return err
 	}
 	if e.Country != "" && !isCountry(e.Country) {
@@ -113,14 +120,14 @@ func validateTS(ms int64, now time.Time) error {
 	return nil
 }
 
-func checkString(field, s string, minLen, maxLen int) error {
+func checkString(field, s string, minLen, maxLen int, utf8Checked bool) error {
 	if len(s) < minLen {
 		return invalid(field, "missing or empty")
 	}
 	if len(s) > maxLen {
 		return invalid(field, "%d bytes, over the limit of %d", len(s), maxLen)
 	}
-	if !utf8.ValidString(s) {
+	if !utf8Checked && !utf8.ValidString(s) {
 		return invalid(field, "not valid UTF-8")
 	}
 	return nil
