@@ -48,17 +48,17 @@ const (
 )
 
 type config struct {
-	Events       int
-	Partitions   int
-	BatchRows    int
-	Seed         uint64
-	ConsumerBin  string
-	ConsumerLog  string
-	ConsumerEnv  []string
-	Timeout      time.Duration
-	Keep         bool
-	SkipDirect   bool
-	ClickHouse   warehouse.Config
+	Events      int
+	Partitions  int
+	BatchRows   int
+	Seed        uint64
+	ConsumerBin string
+	ConsumerLog string
+	ConsumerEnv []string
+	Timeout     time.Duration
+	Keep        bool
+	SkipDirect  bool
+	ClickHouse  warehouse.Config
 }
 
 func main() {
