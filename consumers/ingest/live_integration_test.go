@@ -137,6 +137,7 @@ func TestFiguresExactWhileLive(t *testing.T) {
 	defer cancel()
 	var sent sync.WaitGroup
 	var copies atomic.Int64
+	var answered atomic.Int64 // answers checked so far: a burst waits for one after the last
 	sent.Add(1)
 	go func() { // copies of room A and the late room B with its own copies, in small bursts
 		defer sent.Done()
@@ -145,6 +146,9 @@ func TestFiguresExactWhileLive(t *testing.T) {
 		defer w.Close()
 		r := rand.New(rand.NewPCG(5, 6))
 		for i := 0; ctx.Err() == nil && i < 40; i++ {
+			for answered.Load() < int64(i) && ctx.Err() == nil { // queries interleave with every burst
+				time.Sleep(5 * time.Millisecond)
+			}
 			var burst []kafka.Message
 			for range 300 { // copies of landed events: own partition or another
 				e := &landed[r.IntN(len(landed))]
@@ -212,6 +216,7 @@ func TestFiguresExactWhileLive(t *testing.T) {
 			prevB[i] = p.Listeners
 		}
 		answers++
+		answered.Store(int64(answers))
 	}
 	for live := true; live; {
 		select {
@@ -242,7 +247,7 @@ func TestFiguresExactWhileLive(t *testing.T) {
 	s := run.p.Stats()
 	t.Logf("%d answers while live, all exact; %d copies dropped, %d late events looked up, %d index loads",
 		answers, s.Duplicates.Load(), s.Lookups.Load(), s.Loads.Load())
-	if answers < 20 || s.Lookups.Load() == 0 || s.Duplicates.Load() < copies.Load() {
+	if answers < 40 || s.Lookups.Load() == 0 || s.Duplicates.Load() < copies.Load() {
 		t.Fatalf("the test did not exercise the live path: %d answers, %d lookups, %d copies dropped of %d sent",
 			answers, s.Lookups.Load(), s.Duplicates.Load(), copies.Load())
 	}

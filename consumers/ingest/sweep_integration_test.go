@@ -76,11 +76,15 @@ func TestCopiesAcrossMembers(t *testing.T) {
 		first = append(first, msg(&evs[i], -1))
 	}
 	produce(t, brokers, topic, first)
+	// A message can be handled twice here: the rebalance that gave b its partitions redelivers
+	// what a had fetched and not committed (b drops it, or lands it too when a's insert was still
+	// in flight: a copy across members like those below, which the sweep repairs as well).
 	waitFor(t, "the room landed", func() (bool, string) {
-		return handled() == int64(len(evs)), describe("%d of %d", handled(), len(evs))
+		n := count(t, conn, "SELECT uniqExact(event_id) FROM events")
+		return handled() >= int64(len(evs)) && n == uint64(len(evs)), describe("%d handled, %d distinct events stored, of %d", handled(), n, len(evs))
 	})
-	if landed() != int64(len(evs)) {
-		t.Fatalf("%d events landed of %d sent once each", landed(), len(evs))
+	if landed() < int64(len(evs)) {
+		t.Fatalf("%d events landed of %d sent", landed(), len(evs))
 	}
 
 	// Copies of 2,000 landed events through every partition: a quarter of each event's copies
@@ -94,11 +98,18 @@ func TestCopiesAcrossMembers(t *testing.T) {
 			copies = append(copies, msg(e, p))
 		}
 	}
-	before := landed()
+	// Let a redelivery still in flight finish before counting what the copies do.
+	for last, still := handled(), 0; still < 4; still++ {
+		time.Sleep(500 * time.Millisecond)
+		if n := handled(); n != last {
+			last, still = n, -1
+		}
+	}
+	before, handledBefore := landed(), handled()
 	sentAt := time.Now() // no copy can land before: the bound is measured from here
 	produce(t, brokers, topic, copies)
 	waitFor(t, "every copy handled", func() (bool, string) {
-		n := handled() - int64(len(evs))
+		n := handled() - handledBefore
 		return n == int64(len(copies)), describe("%d of %d", n, len(copies))
 	})
 	through := landed() - before

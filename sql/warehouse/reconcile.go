@@ -62,7 +62,9 @@ ORDER BY space_id, second, class`
 // reconcileMinuteDims are space_minute_counts' key columns after space_id and minute.
 const reconcileMinuteDims = "kind, phase, technical, code, reason, client, app_version, region, country"
 
-// reconcileMinute is reconcileSecond for space_minute_counts (whole minutes of [@from, @to]).
+// reconcileMinute is reconcileSecond for space_minute_counts, over the whole minutes [@from, @to]
+// touches: both sides must cover the same minutes, or a window ending inside a minute would
+// "correct" its cells by the events after @to.
 const reconcileMinute = `SELECT space_id, minute, ` + reconcileMinuteDims + `, toInt64(sum(raw) - sum(rolled)) AS diff
 FROM
 (
@@ -71,7 +73,7 @@ FROM
         code, reason, client, app_version, region, country,
         toInt64(uniqExact(event_id)) AS raw, toInt64(0) AS rolled
     FROM events
-    WHERE ts >= toStartOfMinute(@from) AND ts <= @to
+    WHERE ts >= toStartOfMinute(@from) AND ts < toStartOfMinute(@to) + 60
     GROUP BY space_id, minute, ` + reconcileMinuteDims + `
     UNION ALL
     SELECT space_id, minute, ` + reconcileMinuteDims + `, toInt64(0) AS raw, toInt64(sum(events)) AS rolled
