@@ -296,7 +296,7 @@ func reconciler(conn driver.Conn, logger *slog.Logger) func(ctx context.Context,
 				slog.Time("from", from.UTC()), slog.Time("to", to.UTC()), slog.Any("err", err))
 		case rep != (warehouse.Repair{}):
 			logger.Warn("rollups reconciled after a retried insert", slog.Time("from", from.UTC()), slog.Time("to", to.UTC()),
-				slog.Int("second_cells", rep.Seconds), slog.Int("minute_cells", rep.Minutes),
+				slog.Int("second_cells", rep.Seconds), slog.Int("minute_cells", rep.Minutes), slog.Int("latency_cells", rep.Latency),
 				slog.Int64("rows", rep.Rows), slog.Int("unsettled", rep.Unsettled))
 		}
 	}

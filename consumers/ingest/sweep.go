@@ -248,7 +248,7 @@ func (p *Pipeline) sweepOnce(ctx context.Context) {
 		p.stats.SweepRepairs.Add(rep.Rows)
 		log.Info("copy sweep: rollups reconciled", slog.Time("from", from.UTC()), slog.Time("to", to.UTC()),
 			slog.Int64("raw_events", raw), slog.Int64("rolled_events", rolled),
-			slog.Int("second_cells", rep.Seconds), slog.Int("minute_cells", rep.Minutes),
+			slog.Int("second_cells", rep.Seconds), slog.Int("minute_cells", rep.Minutes), slog.Int("latency_cells", rep.Latency),
 			slog.Int64("rows", rep.Rows), slog.Int("unsettled", rep.Unsettled))
 	}
 }

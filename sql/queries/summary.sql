@@ -7,9 +7,11 @@
 --   joins, leaves, join_attempts (= joins + join-phase errors), join_failures (technical
 --   join-phase errors), business_join_failures (space_ended, auth, geo_blocked), session_errors,
 --   listeners_before (CCL at @from - 1) and listeners_after (CCL at @to).
--- From the raw events table, which holds each event once:
+-- From the join-latency rollup (whole minutes) and the raw events table (the rest):
 --   join_latency_samples, join_latency_p50/p95/p99
---                           quantilesExact of join_ms over joins in the window (join_ms >= 0)
+--                           nearest-rank percentiles of join_ms over joins in the window
+--                           (join_ms >= 0), as join_latency.sql's
+-- From the raw events table, which holds each event once:
 --   listening_seconds       sum over sessions of the part of [join.ts, leave.ts) inside the window;
 --                           a session without a leave yet runs to the window end. Equals the sum
 --                           of CCL(t) over the window's seconds when every leave follows its join.
@@ -39,10 +41,27 @@ WITH
         FROM space_second_counts
         WHERE space_id = @space AND second <= @to
     )) AS cell_counts,
+    -- The latency percentiles as join_latency.sql's over the window as one bucket: whole minutes
+    -- from the join-latency rollup, the partial first and last minute from the raw table.
     assumeNotNull((
-        SELECT tuple(toInt64(count()), quantilesExact(0.5, 0.95, 0.99)(join_ms))
-        FROM events
-        WHERE space_id = @space AND ts >= @from AND ts <= @to AND kind = 'join' AND join_ms >= 0
+        SELECT tuple(toInt64(sum(weight)), quantilesExactWeighted(0.5, 0.95, 0.99)(join_ms, toUInt64(weight)))
+        FROM
+        (
+            SELECT join_ms, sum(joins) AS weight
+            FROM
+            (
+                SELECT join_ms, joins
+                FROM join_latency_minute_counts
+                WHERE space_id = @space AND minute >= toStartOfMinute(@from + 59) AND minute < toStartOfMinute(@to + 1)
+                UNION ALL
+                SELECT join_ms, toInt64(1) AS joins
+                FROM events
+                WHERE space_id = @space AND ts >= @from AND ts <= @to AND kind = 'join' AND join_ms >= 0
+                  AND (ts < toStartOfMinute(@from + 59) OR ts >= toStartOfMinute(@to + 1))
+            )
+            GROUP BY join_ms
+            HAVING weight > 0
+        )
     )) AS latency,
     assumeNotNull((
         SELECT tuple(toInt64(sum(overlap)), toInt64(countIf(overlap > 0)))

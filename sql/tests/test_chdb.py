@@ -10,6 +10,7 @@ Run: python3 -m pytest sql/tests -q
 
 import datetime as dt
 import glob
+import math
 import os
 import random
 import re
@@ -38,7 +39,8 @@ SPACE = "1YqJDqWLyEMGV"
 # {cutover} on a fresh database, as warehouse.Migrate sets it: the views count every row, the
 # backfills of migration 0005 none.
 FRESH_CUTOVER = "toDateTime(0, 'UTC')"
-ROLLUPS = ("space_second_counts", "space_minute_counts")
+ROLLUPS = ("space_second_counts", "space_minute_counts", "join_latency_minute_counts",
+           "join_latency_minute_dimension_counts")
 COLUMNS = ("event_id, kind, ts, ts_ms, space_id, session_id, user_id, role, client, app_version, "
            "region, country, join_ms, attempt, reason, phase, code, http_status, kafka_partition, kafka_offset")
 
@@ -220,6 +222,12 @@ def fmt_time(sec):
     return dt.datetime.fromtimestamp(sec, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def nearest_rank(ordered, level):
+    """The nearest-rank percentile of a sorted list: its ceil(level * n)-th smallest element, as
+    ClickHouse's quantileExactWeighted computes it (in floating point, as here)."""
+    return ordered[max(math.ceil(level * len(ordered)), 1) - 1]
+
+
 def is_attempt(e):
     return e["kind"] == "join" or (e["kind"] == "error" and e["phase"] == "join")
 
@@ -325,7 +333,7 @@ class Model:
         users = {e["user_id"] for e in w if is_attempt(e)}
         listeners = {e["user_id"] for e in joins}
         lat = sorted(e["join_ms"] for e in joins if e["join_ms"] >= 0)
-        q = [lat[int(level * len(lat))] if lat else 0 for level in (0.5, 0.95, 0.99)]
+        q = [nearest_rank(lat, level) if lat else 0 for level in (0.5, 0.95, 0.99)]
         sessions = {}
         for e in self.space(space, hi=hi):
             if e["kind"] in ("join", "leave"):
@@ -450,7 +458,7 @@ class Model:
         rows = []
         for (b, v), s in sorted(samples.items()):
             s.sort()
-            rows.append([fmt_time(b), v, len(s)] + [s[int(level * len(s))] for level in (0.5, 0.95, 0.99)])
+            rows.append([fmt_time(b), v, len(s)] + [nearest_rank(s, level) for level in (0.5, 0.95, 0.99)])
         return rows
 
     def dimension_values(self, space, lo, hi, dim, limit):
@@ -695,7 +703,7 @@ def cases():
                 ("user_failure_rate", dict(w, step=step, min_attempts=MIN_ATTEMPTS),
                  MODEL.user_failure_rate(SPACE, lo, hi, step)),
             ]
-        for step in (7, 300):
+        for step in (7, 60, 300):  # 60 and 300: the latency rollups and the partial minutes raw
             for dim in ("", "client", "region", "country", "app_version"):
                 out.append(("join_latency", dict(w, step=step, dimension=dim),
                             MODEL.join_latency(SPACE, lo, hi, step, dim)))

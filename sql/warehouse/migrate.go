@@ -20,7 +20,7 @@ import (
 
 // LatestVersion is the highest migration version in package sql: a database whose SchemaVersion
 // is lower needs Migrate.
-const LatestVersion = 6
+const LatestVersion = 7
 
 // dbPlaceholder stands for the target database in migration files.
 const dbPlaceholder = "{db}"

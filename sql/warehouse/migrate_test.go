@@ -29,7 +29,7 @@ func TestEmbeddedMigrations(t *testing.T) {
 	// drops and creates the table again first; 0004's uniqExact states hold each id once anyway).
 	repeatable := regexp.MustCompile(`(?m)^(CREATE (TABLE|MATERIALIZED VIEW|VIEW|DATABASE) IF NOT EXISTS \{db\}\.|` +
 		`DROP (TABLE|VIEW) IF EXISTS \{db\}\.|OPTIMIZE TABLE \{db\}\.events FINAL$|` +
-		`INSERT INTO \{db\}\.(space_second|space_second_counts|space_minute_counts) \(.*\)\nSELECT)`)
+		`INSERT INTO \{db\}\.(space_second|space_second_counts|space_minute_counts|join_latency_minute_counts|join_latency_minute_dimension_counts) \(.*\)\nSELECT)`)
 	for _, m := range ms {
 		for i, stmt := range m.Statements {
 			if !repeatable.MatchString(stmt) {
@@ -148,8 +148,8 @@ func TestUpgradeKeepsFigures(t *testing.T) {
 		}
 	}()
 	upgraded, applied, err := warehouse.Setup(ctx, testConfig(db), nil)
-	if err != nil || !slices.Equal(applied, []int{5, 6}) {
-		t.Fatalf("upgrade = %v, %v; want migrations 5 and 6 applied", applied, err)
+	if err != nil || !slices.Equal(applied, []int{5, 6, 7}) {
+		t.Fatalf("upgrade = %v, %v; want migrations 5, 6 and 7 applied", applied, err)
 	}
 	defer upgraded.Close()
 	if err := <-during; err != nil {
@@ -200,6 +200,15 @@ func TestUpgradeKeepsFigures(t *testing.T) {
 	}
 	if g, w := summaryString(sum), summaryString(m.summary("upgrade-room", from, to)); g != w {
 		t.Fatalf("summary after the upgrade\n got %s\nwant %s", g, w)
+	}
+	for _, dim := range []string{"", "country"} { // the latency rollups: backfilled, then by their views
+		lat, err := warehouse.JoinLatency(ctx, upgraded, "upgrade-room", fromT, toT, time.Minute, dim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := latencyOf(lat), m.latency("upgrade-room", from, to, 60, dim); !reflect.DeepEqual(g, w) {
+			t.Fatalf("join latency by %q after the upgrade\n got %.400v\nwant %.400v", dim, g, w)
+		}
 	}
 	rows, err := warehouse.FailuresBy(ctx, upgraded, "upgrade-room", fromT, toT, "code")
 	if err != nil {

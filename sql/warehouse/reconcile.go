@@ -85,15 +85,60 @@ GROUP BY space_id, minute, ` + reconcileMinuteDims + `
 HAVING diff != 0
 ORDER BY space_id, minute, ` + reconcileMinuteDims
 
+// reconcileLatency is reconcileMinute for join_latency_minute_counts (joins with a latency, per
+// minute and join_ms), over the same whole minutes.
+const reconcileLatency = `SELECT space_id, minute, join_ms, toInt64(sum(raw) - sum(rolled)) AS diff
+FROM
+(
+    SELECT space_id, toStartOfMinute(ts) AS minute, join_ms,
+        toInt64(uniqExact(event_id)) AS raw, toInt64(0) AS rolled
+    FROM events
+    WHERE ts >= toStartOfMinute(@from) AND ts < toStartOfMinute(@to) + 60 AND kind = 'join' AND join_ms >= 0
+    GROUP BY space_id, minute, join_ms
+    UNION ALL
+    SELECT space_id, minute, join_ms, toInt64(0) AS raw, toInt64(sum(joins)) AS rolled
+    FROM join_latency_minute_counts
+    WHERE minute >= toStartOfMinute(@from) AND minute <= @to
+    GROUP BY space_id, minute, join_ms
+)
+GROUP BY space_id, minute, join_ms
+HAVING diff != 0
+ORDER BY space_id, minute, join_ms`
+
+// reconcileLatencyDimension is reconcileLatency for join_latency_minute_dimension_counts: each
+// join under each of the four dimensions, as migration 0007's view counts it.
+const reconcileLatencyDimension = `SELECT space_id, dimension, minute, value, join_ms, toInt64(sum(raw) - sum(rolled)) AS diff
+FROM
+(
+    SELECT space_id, dimension_name AS dimension,
+        toStartOfMinute(ts) AS minute, dimension_value AS value, join_ms,
+        toInt64(uniqExact(event_id)) AS raw, toInt64(0) AS rolled
+    FROM events
+    ARRAY JOIN
+        ['client', 'app_version', 'region', 'country'] AS dimension_name,
+        [client, app_version, region, country] AS dimension_value
+    WHERE ts >= toStartOfMinute(@from) AND ts < toStartOfMinute(@to) + 60 AND kind = 'join' AND join_ms >= 0
+    GROUP BY space_id, dimension, minute, value, join_ms
+    UNION ALL
+    SELECT space_id, dimension, minute, value, join_ms, toInt64(0) AS raw, toInt64(sum(joins)) AS rolled
+    FROM join_latency_minute_dimension_counts
+    WHERE minute >= toStartOfMinute(@from) AND minute <= @to
+    GROUP BY space_id, dimension, minute, value, join_ms
+)
+GROUP BY space_id, dimension, minute, value, join_ms
+HAVING diff != 0
+ORDER BY space_id, dimension, minute, value, join_ms`
+
 // Repair is what Reconcile did.
 type Repair struct {
 	Seconds, Minutes int   // cells corrected in space_second_counts, space_minute_counts
+	Latency          int   // cells corrected in the two join-latency rollups (migration 0007)
 	Rows             int64 // sum of the corrections' absolute values
 	Unsettled        int   // differences seen that did not hold still (inserts in flight): left alone
 }
 
-// Reconcile compares the rollup cells of [from, to] (to the second; the minute rollup by whole
-// minutes) with the events table and corrects those that differ; see the comment above. settle
+// Reconcile compares the rollup cells of [from, to] (to the second; the minute and join-latency
+// rollups by whole minutes) with the events table and corrects those that differ; see the comment above. settle
 // is the pause between the first two reads (at least a second; 2 s is the consumer's). Safe to
 // run while inserts go on; two Reconcile calls over the same cells at the same moment can both
 // correct a cell (the third read narrows that to the milliseconds between it and the write), so
@@ -106,11 +151,13 @@ func Reconcile(ctx context.Context, conn driver.Conn, from, to time.Time, settle
 	args := []any{clickhouse.DateNamed("from", from, clickhouse.Seconds), clickhouse.DateNamed("to", to, clickhouse.Seconds)}
 	var rep Repair
 	for _, r := range []struct {
-		query, table, cols string
-		n                  *int
+		query, table, cols, value string
+		n                         *int
 	}{
-		{withBusinessCodes(reconcileSecond), "space_second_counts", "space_id, second, class", &rep.Seconds},
-		{withBusinessCodes(reconcileMinute), "space_minute_counts", "space_id, minute, " + reconcileMinuteDims, &rep.Minutes},
+		{withBusinessCodes(reconcileSecond), "space_second_counts", "space_id, second, class", "events", &rep.Seconds},
+		{withBusinessCodes(reconcileMinute), "space_minute_counts", "space_id, minute, " + reconcileMinuteDims, "events", &rep.Minutes},
+		{reconcileLatency, "join_latency_minute_counts", "space_id, minute, join_ms", "joins", &rep.Latency},
+		{reconcileLatencyDimension, "join_latency_minute_dimension_counts", "space_id, dimension, minute, value, join_ms", "joins", &rep.Latency},
 	} {
 		var reads [3]map[string][]any
 		for i := range reads {
@@ -138,7 +185,7 @@ func Reconcile(ctx context.Context, conn driver.Conn, from, to time.Time, settle
 		if len(fix) == 0 {
 			continue
 		}
-		batch, err := conn.PrepareBatch(ctx, "INSERT INTO "+r.table+" ("+r.cols+", events)")
+		batch, err := conn.PrepareBatch(ctx, "INSERT INTO "+r.table+" ("+r.cols+", "+r.value+")")
 		if err != nil {
 			return rep, fmt.Errorf("reconcile %s: %w", r.table, err)
 		}
@@ -153,7 +200,7 @@ func Reconcile(ctx context.Context, conn driver.Conn, from, to time.Time, settle
 		if err := batch.Send(); err != nil {
 			return rep, fmt.Errorf("reconcile %s: write %d corrections: %w", r.table, len(fix), err)
 		}
-		*r.n = len(fix)
+		*r.n += len(fix)
 	}
 	return rep, nil
 }
@@ -188,27 +235,46 @@ func withBusinessCodes(q string) string {
 	return strings.ReplaceAll(q, businessPlaceholder, BusinessCodesSQL())
 }
 
-// countsAgree compares, over [@from, @to], the events the per-second rollup holds with the
-// distinct events of the raw table, in one read of each (a cheap test before Reconcile's three
-// reads of every cell).
+// countsAgree compares, over [@from, @to], the events each rollup holds with the distinct events
+// of the raw table it counts, in one read (a cheap test before Reconcile's three reads of every
+// cell): the per-second rollup to the second, the minute and join-latency rollups by whole
+// minutes, as Reconcile compares them. The dimension rollup counts each join under four dimensions.
 const countsAgree = `SELECT
-    (SELECT toInt64(uniqExact(event_id)) FROM events WHERE ts >= @from AND ts <= @to) AS raw,
-    (SELECT toInt64(sum(events)) FROM space_second_counts WHERE second >= @from AND second <= @to) AS rolled`
+    (SELECT toInt64(uniqExact(event_id)) FROM events WHERE ts >= @from AND ts <= @to) AS raw_seconds,
+    (SELECT toInt64(sum(events)) FROM space_second_counts WHERE second >= @from AND second <= @to) AS rolled_seconds,
+    (SELECT toInt64(uniqExact(event_id)) FROM events
+        WHERE ts >= toStartOfMinute(@from) AND ts < toStartOfMinute(@to) + 60) AS raw_minutes,
+    (SELECT toInt64(sum(events)) FROM space_minute_counts
+        WHERE minute >= toStartOfMinute(@from) AND minute <= @to) AS rolled_minutes,
+    (SELECT toInt64(uniqExact(event_id)) FROM events
+        WHERE ts >= toStartOfMinute(@from) AND ts < toStartOfMinute(@to) + 60 AND kind = 'join' AND join_ms >= 0) AS raw_latency,
+    (SELECT toInt64(sum(joins)) FROM join_latency_minute_counts
+        WHERE minute >= toStartOfMinute(@from) AND minute <= @to) AS rolled_latency,
+    (SELECT toInt64(sum(joins)) FROM join_latency_minute_dimension_counts
+        WHERE minute >= toStartOfMinute(@from) AND minute <= @to) AS rolled_latency_dimensions`
 
-// CountsAgree reports whether the per-second rollup counts every distinct event of [from, to]
-// (to the second) exactly once, with both counts. An insert in flight (its events visible, its
-// view rows not yet) can make them differ for milliseconds; Reconcile tells those apart.
+// CountsAgree reports whether every rollup counts each distinct event of [from, to] exactly once
+// (the per-second rollup to the second, the others by whole minutes). It returns the raw and
+// rolled counts of the first rollup that disagrees, or of the per-second one when all agree. An
+// insert in flight (its events visible, its view rows not yet) can make them differ for
+// milliseconds; Reconcile tells those apart.
 func CountsAgree(ctx context.Context, conn Querier, from, to time.Time) (raw, rolled int64, err error) {
 	from, to, err = window(from, to, 0)
 	if err != nil {
 		return 0, 0, fmt.Errorf("compare counts: %w", err)
 	}
+	var c [7]int64
 	err = conn.QueryRow(ctx, countsAgree, clickhouse.DateNamed("from", from, clickhouse.Seconds),
-		clickhouse.DateNamed("to", to, clickhouse.Seconds)).Scan(&raw, &rolled)
+		clickhouse.DateNamed("to", to, clickhouse.Seconds)).Scan(&c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6])
 	if err != nil {
 		return 0, 0, fmt.Errorf("compare counts %s to %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 	}
-	return raw, rolled, nil
+	for _, p := range [][2]int64{{c[0], c[1]}, {c[2], c[3]}, {c[4], c[5]}, {4 * c[4], c[6]}} {
+		if p[0] != p[1] {
+			return p[0], p[1], nil
+		}
+	}
+	return c[0], c[1], nil
 }
 
 // otherMembers counts the consumer processes of a group, other than one, that reported a

@@ -128,25 +128,8 @@ func TestSeriesMatchBruteForce(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				samples := map[string][]int64{}
-				for _, e := range m.evs {
-					if !in(e, space, from, to) || e.Kind != "join" || e.JoinMs < 0 {
-						continue
-					}
-					k := fmt.Sprint(floorTo(e.sec(), step), "/", dimValue(e, dim))
-					samples[k] = append(samples[k], e.JoinMs)
-				}
-				wantLat := map[string]string{}
-				for k, s := range samples {
-					slices.Sort(s)
-					q := func(l float64) int64 { return s[int(l*float64(len(s)))] }
-					wantLat[k] = fmt.Sprint(len(s), q(0.5), q(0.95), q(0.99))
-				}
-				gotLat := map[string]string{}
-				for i, tm := range lat.Time {
-					gotLat[fmt.Sprint(tm.Unix(), "/", lat.Value[i])] = fmt.Sprint(lat.Samples[i], lat.P50[i], lat.P95[i], lat.P99[i])
-				}
-				f(fmt.Sprintf("join latency step %d by %q", step, dim), gotLat, wantLat)
+				wantLat := m.latency(space, from, to, step, dim)
+				f(fmt.Sprintf("join latency step %d by %q", step, dim), latencyOf(lat), wantLat)
 			}
 		}
 
@@ -277,4 +260,31 @@ func TestSeriesRefuse(t *testing.T) {
 	f("reversed window", err)
 	_, err = warehouse.DimensionValues(t.Context(), nil, "s", from, to, "client'--", 10)
 	f("dimension injection", err)
+}
+
+// latency is JoinLatency by brute force: "bucket/value" to "samples p50 p95 p99" (nearest rank).
+func (m model) latency(space string, from, to, step int64, dim string) map[string]string {
+	samples := map[string][]int64{}
+	for _, e := range m.evs {
+		if !in(e, space, from, to) || e.Kind != "join" || e.JoinMs < 0 {
+			continue
+		}
+		k := fmt.Sprint(floorTo(e.sec(), step), "/", dimValue(e, dim))
+		samples[k] = append(samples[k], e.JoinMs)
+	}
+	out := map[string]string{}
+	for k, s := range samples {
+		slices.Sort(s)
+		out[k] = fmt.Sprint(len(s), nearestRank(s, 0.5), nearestRank(s, 0.95), nearestRank(s, 0.99))
+	}
+	return out
+}
+
+// latencyOf is a LatencySeries in the form of model.latency.
+func latencyOf(s warehouse.LatencySeries) map[string]string {
+	out := map[string]string{}
+	for i, tm := range s.Time {
+		out[fmt.Sprint(tm.Unix(), "/", s.Value[i])] = fmt.Sprint(s.Samples[i], s.P50[i], s.P95[i], s.P99[i])
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -142,8 +143,8 @@ func (t *truth) users() (attempting, failed, listeners int64) {
 	return attempting, failed, listeners
 }
 
-// quantiles returns ClickHouse's quantilesExact(0.5, 0.95, 0.99) of the
-// join latencies: the element at index floor(level * n) of the sorted list.
+// quantiles returns the nearest-rank p50, p95 and p99 of the join latencies
+// (sql/queries/join_latency.sql): the ceil(level * n)-th smallest.
 func (t *truth) quantiles() [3]int64 {
 	s := slices.Clone(t.latencies)
 	slices.Sort(s)
@@ -152,7 +153,7 @@ func (t *truth) quantiles() [3]int64 {
 		return out
 	}
 	for i, level := range [...]float64{0.5, 0.95, 0.99} {
-		out[i] = s[min(int(level*float64(len(s))), len(s)-1)]
+		out[i] = s[min(max(int(math.Ceil(level*float64(len(s)))), 1), len(s))-1]
 	}
 	return out
 }

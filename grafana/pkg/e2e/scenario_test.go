@@ -193,8 +193,8 @@ func dimOf(e event, dim string) string {
 	return ""
 }
 
-// latency is the exact percentiles of join_ms per bucket (ClickHouse quantileExact: the element
-// at floor(level * n) of the sorted sample).
+// latency is the exact percentiles of join_ms per bucket, nearest rank (the ceil(level * n)-th
+// smallest, as sql/queries/join_latency.sql defines them).
 func (m model) latency(space string, from, to time.Time, step time.Duration) map[int64][3]float64 {
 	samples := map[int64][]int64{}
 	for _, e := range m.evs {
@@ -206,7 +206,7 @@ func (m model) latency(space string, from, to time.Time, step time.Duration) map
 	out := map[int64][3]float64{}
 	for b, s := range samples {
 		slices.Sort(s)
-		q := func(l float64) float64 { return float64(s[int(math.Floor(l*float64(len(s))))]) }
+		q := func(l float64) float64 { return float64(s[max(int(math.Ceil(l*float64(len(s)))), 1)-1]) }
 		out[b] = [3]float64{q(0.5), q(0.95), q(0.99)}
 	}
 	return out

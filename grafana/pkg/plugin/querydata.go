@@ -73,7 +73,7 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery, uid string
 	if r.to.Before(r.from) {
 		return errorResponse(backend.DownstreamErrorf("time range %s to %s is empty", r.from, r.to))
 	}
-	minutes := q.QueryType == TypeErrorsByCode ||
+	minutes := q.QueryType == TypeErrorsByCode || q.QueryType == TypeJoinLatency ||
 		(q.QueryType == TypeJoinFailureRate && q.GroupBy != "" && q.GroupBy != "room")
 	r.step = q.step(dq.Interval, r.to.Sub(r.from), dq.MaxDataPoints, minutes)
 	if q.CompleteBuckets != 0 {

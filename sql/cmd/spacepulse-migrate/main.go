@@ -80,8 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "spacepulse-migrate: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "%s: reconciled %s..%s: %d per-second and %d per-minute cells corrected (%d rows), %d differences left alone (inserts in flight: run again)\n",
-			cfg.Database, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), rep.Seconds, rep.Minutes, rep.Rows, rep.Unsettled)
+		fmt.Fprintf(stdout, "%s: reconciled %s..%s: %d per-second, %d per-minute and %d join-latency cells corrected (%d rows), %d differences left alone (inserts in flight: run again)\n",
+			cfg.Database, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), rep.Seconds, rep.Minutes, rep.Latency, rep.Rows, rep.Unsettled)
 	}
 	return 0
 }

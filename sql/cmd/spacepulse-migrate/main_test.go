@@ -35,7 +35,7 @@ func TestRunMigrates(t *testing.T) {
 	}
 	stdout.Reset()
 	args = append(args, "-reconcile", "2024-08-13T00:00:00Z,2024-08-13T04:00:00Z")
-	if code := run(context.Background(), args, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "0 per-second and 0 per-minute cells corrected") {
+	if code := run(context.Background(), args, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "0 per-second, 0 per-minute and 0 join-latency cells corrected") {
 		t.Fatalf("run -reconcile = %d, stdout %q, stderr %q; want 0 and nothing corrected in an empty database", code, stdout.String(), stderr.String())
 	}
 }

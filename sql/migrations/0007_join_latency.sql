@@ -1,0 +1,102 @@
+-- 0007: join latency rolled up as plain counts, so that the latency panels and the rooms table no
+-- longer sort a night's raw joins.
+--
+-- join_latency_minute_counts: one row per (space, minute, join_ms) and insert block until merges
+-- sum them: how many joins of that minute took exactly join_ms milliseconds (joins without a
+-- latency, join_ms < 0, are left out as in every latency figure). A percentile over any whole
+-- minutes is exact from these counts: quantilesExactWeighted(…)(join_ms, joins) is the
+-- nearest-rank percentile, the ceil(level * n)-th smallest latency, the same figure as
+-- quantilesExactWeighted(…)(join_ms, 1) over the raw joins (queries/join_latency.sql).
+-- Why counts per value and not a sketch: latencies are whole milliseconds, and a minute of a
+-- room holds a few thousand distinct values however many joins it has, so the table is small,
+-- exact and summed like the other rollups (a correction is a row with negative joins).
+--
+-- join_latency_minute_dimension_counts: the same per value of one dimension the plugin groups
+-- latency by (client, app_version, region, country): each join is counted once under each of the
+-- four. Ordered by dimension first, so that a panel grouped by client reads only client rows.
+--
+-- Upgrading a warehouse that has data: as 0005, the views count rows with inserted_at >=
+-- {cutover} and the backfill the rows before it (events holds each event once since 0005).
+--
+-- {db} is the target database, {cutover} a DateTime expression (see warehouse.Migrate).
+DROP TABLE IF EXISTS {db}.join_latency_minute_counts_mv
+;
+DROP TABLE IF EXISTS {db}.join_latency_minute_dimension_counts_mv
+;
+DROP TABLE IF EXISTS {db}.join_latency_minute_counts
+;
+DROP TABLE IF EXISTS {db}.join_latency_minute_dimension_counts
+;
+CREATE TABLE IF NOT EXISTS {db}.join_latency_minute_counts
+(
+    space_id String,
+    minute   DateTime('UTC'),
+    join_ms  Int64,
+    joins    Int64
+)
+ENGINE = SummingMergeTree()
+PARTITION BY toYYYYMM(minute)
+ORDER BY (space_id, minute, join_ms)
+;
+CREATE TABLE IF NOT EXISTS {db}.join_latency_minute_dimension_counts
+(
+    space_id  String,
+    dimension String,
+    minute    DateTime('UTC'),
+    value     String,
+    join_ms   Int64,
+    joins     Int64
+)
+ENGINE = SummingMergeTree()
+PARTITION BY toYYYYMM(minute)
+ORDER BY (space_id, dimension, minute, value, join_ms)
+;
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.join_latency_minute_counts_mv TO {db}.join_latency_minute_counts
+AS SELECT
+    space_id,
+    toStartOfMinute(ts) AS minute,
+    join_ms,
+    toInt64(count()) AS joins
+FROM {db}.events
+WHERE kind = 'join' AND join_ms >= 0 AND inserted_at >= {cutover}
+GROUP BY space_id, minute, join_ms
+;
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.join_latency_minute_dimension_counts_mv TO {db}.join_latency_minute_dimension_counts
+AS SELECT
+    space_id,
+    dimension_name AS dimension,
+    toStartOfMinute(ts) AS minute,
+    dimension_value AS value,
+    join_ms,
+    toInt64(count()) AS joins
+FROM {db}.events
+ARRAY JOIN
+    ['client', 'app_version', 'region', 'country'] AS dimension_name,
+    [client, app_version, region, country] AS dimension_value
+WHERE kind = 'join' AND join_ms >= 0 AND inserted_at >= {cutover}
+GROUP BY space_id, dimension, minute, value, join_ms
+;
+INSERT INTO {db}.join_latency_minute_counts (space_id, minute, join_ms, joins)
+SELECT
+    space_id,
+    toStartOfMinute(ts) AS minute,
+    join_ms,
+    toInt64(count()) AS joins
+FROM {db}.events FINAL
+WHERE kind = 'join' AND join_ms >= 0 AND inserted_at < {cutover}
+GROUP BY space_id, minute, join_ms
+;
+INSERT INTO {db}.join_latency_minute_dimension_counts (space_id, dimension, minute, value, join_ms, joins)
+SELECT
+    space_id,
+    dimension_name AS dimension,
+    toStartOfMinute(ts) AS minute,
+    dimension_value AS value,
+    join_ms,
+    toInt64(count()) AS joins
+FROM {db}.events FINAL
+ARRAY JOIN
+    ['client', 'app_version', 'region', 'country'] AS dimension_name,
+    [client, app_version, region, country] AS dimension_value
+WHERE kind = 'join' AND join_ms >= 0 AND inserted_at < {cutover}
+GROUP BY space_id, dimension, minute, value, join_ms
