@@ -22,8 +22,8 @@ import (
 // a member, landing after the new owner loaded). Both processes insert it; events (a
 // ReplacingMergeTree on space_id, ts, event_id) folds the copy at its next merge, but the views
 // have counted it twice. Each process therefore sweeps the minutes of event time it landed:
-// every SweepInterval (jittered) it compares, for those minutes, the per-second rollup with the
-// distinct events of the raw table (warehouse.CountsAgree, one read) and, where they differ,
+// every SweepInterval (jittered) it compares, for those minutes, each rollup with the distinct
+// events of the raw table (warehouse.CountsAgree, one read) and, where they differ,
 // rewrites the cells (warehouse.Reconcile, which counts distinct events and writes only
 // differences that held still across three reads). A copy lands in the cell of its original, so
 // both processes that landed it sweep that cell; a minute repaired is checked again by the next

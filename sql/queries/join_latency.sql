@@ -9,6 +9,14 @@
 -- window's first and last partial minute from the raw events table; other steps read the raw
 -- table. Both give the same figures: the rollups count each landed event once.
 --
+-- The rollup rows go to quantilesExactWeighted as they are, unmerged cells and a reconciler's
+-- corrections (negative joins) included: it sums a value's weights as UInt64, so toUInt64 of a
+-- negative correction wraps and the sum comes out right (it is never negative). A value whose
+-- weights cancel keeps weight 0, which no rank can land on. (Summing the cells in a GROUP BY
+-- first costs more than the percentiles: 157 ms of 250 over 360k cells here.)
+-- The bounds are if() of parameters only, so ClickHouse folds them before it chooses the index
+-- ranges: a condition like "@step % 60 != 0 OR ts < …" would read the whole window.
+--
 -- Buckets start at multiples of @step seconds since the epoch and are clipped to the window.
 -- Sparse: a bucket without samples has no row.
 --
@@ -23,43 +31,39 @@
 SELECT
     bucket,
     value,
-    toInt64(sum(weight)) AS samples,
-    toFloat64(quantilesExactWeighted(0.5, 0.95, 0.99)(join_ms, toUInt64(weight))[1]) AS p50,
-    toFloat64(quantilesExactWeighted(0.5, 0.95, 0.99)(join_ms, toUInt64(weight))[2]) AS p95,
-    toFloat64(quantilesExactWeighted(0.5, 0.95, 0.99)(join_ms, toUInt64(weight))[3]) AS p99
+    toInt64(sum(joins)) AS samples,
+    toFloat64(quantilesExactWeighted(0.5, 0.95, 0.99)(join_ms, toUInt64(joins))[1]) AS p50,
+    toFloat64(quantilesExactWeighted(0.5, 0.95, 0.99)(join_ms, toUInt64(joins))[2]) AS p95,
+    toFloat64(quantilesExactWeighted(0.5, 0.95, 0.99)(join_ms, toUInt64(joins))[3]) AS p99
 FROM
 (
-    -- One row per (bucket, value, join_ms) with its joins: a rollup cell can be split over
-    -- unmerged rows, corrections included, so they are summed before the percentiles.
-    SELECT bucket, value, join_ms, sum(joins) AS weight
-    FROM
-    (
-        SELECT toDateTime(intDiv(toUInt32(minute), @step) * @step, 'UTC') AS bucket, '' AS value, join_ms, joins
-        FROM join_latency_minute_counts
-        WHERE @step % 60 = 0 AND @dimension = '' AND space_id = @space
-          AND minute >= toStartOfMinute(@from + 59) AND minute < toStartOfMinute(@to + 1)
-        UNION ALL
-        SELECT toDateTime(intDiv(toUInt32(minute), @step) * @step, 'UTC') AS bucket, value, join_ms, joins
-        FROM join_latency_minute_dimension_counts
-        WHERE @step % 60 = 0 AND space_id = @space AND dimension = @dimension
-          AND minute >= toStartOfMinute(@from + 59) AND minute < toStartOfMinute(@to + 1)
-        UNION ALL
-        SELECT
-            toDateTime(intDiv(toUInt32(ts), @step) * @step, 'UTC') AS bucket,
-            multiIf(
-                @dimension = 'client', client,
-                @dimension = 'app_version', app_version,
-                @dimension = 'region', region,
-                @dimension = 'country', country,
-                '') AS value,
-            join_ms,
-            toInt64(1) AS joins
-        FROM events
-        WHERE space_id = @space AND ts >= @from AND ts <= @to AND kind = 'join' AND join_ms >= 0
-          AND (@step % 60 != 0 OR ts < toStartOfMinute(@from + 59) OR ts >= toStartOfMinute(@to + 1))
-    )
-    GROUP BY bucket, value, join_ms
-    HAVING weight > 0
+    -- the whole minutes of the window, when @step is a multiple of 60: one series
+    SELECT toDateTime(intDiv(toUInt32(minute), @step) * @step, 'UTC') AS bucket, '' AS value, join_ms, joins
+    FROM join_latency_minute_counts
+    WHERE space_id = @space AND minute >= toStartOfMinute(@from + 59)
+      AND minute < if(@step % 60 = 0 AND @dimension = '', toStartOfMinute(@to + 1), toDateTime(0, 'UTC'))
+    UNION ALL
+    -- … or per value of @dimension
+    SELECT toDateTime(intDiv(toUInt32(minute), @step) * @step, 'UTC') AS bucket, value, join_ms, joins
+    FROM join_latency_minute_dimension_counts
+    WHERE space_id = @space AND dimension = @dimension AND minute >= toStartOfMinute(@from + 59)
+      AND minute < if(@step % 60 = 0, toStartOfMinute(@to + 1), toDateTime(0, 'UTC'))
+    UNION ALL
+    -- the rest of the window from the raw table: its partial first and last minute, or all of it
+    SELECT
+        toDateTime(intDiv(toUInt32(ts), @step) * @step, 'UTC') AS bucket,
+        multiIf(
+            @dimension = 'client', client,
+            @dimension = 'app_version', app_version,
+            @dimension = 'region', region,
+            @dimension = 'country', country,
+            '') AS value,
+        join_ms,
+        toInt64(1) AS joins
+    FROM events
+    WHERE space_id = @space AND ts >= @from AND ts <= @to AND kind = 'join' AND join_ms >= 0
+      AND (ts < if(@step % 60 = 0, toStartOfMinute(@from + 59), @to + 1) OR ts >= toStartOfMinute(@to + 1))
 )
 GROUP BY bucket, value
+HAVING samples > 0
 ORDER BY bucket, value

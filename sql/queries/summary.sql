@@ -43,24 +43,19 @@ WITH
     )) AS cell_counts,
     -- The latency percentiles as join_latency.sql's over the window as one bucket: whole minutes
     -- from the join-latency rollup, the partial first and last minute from the raw table.
+    -- (Unsummed cells and corrections go to quantilesExactWeighted as they are: see there.)
     assumeNotNull((
-        SELECT tuple(toInt64(sum(weight)), quantilesExactWeighted(0.5, 0.95, 0.99)(join_ms, toUInt64(weight)))
+        SELECT tuple(toInt64(sum(joins)), quantilesExactWeighted(0.5, 0.95, 0.99)(join_ms, toUInt64(joins)))
         FROM
         (
-            SELECT join_ms, sum(joins) AS weight
-            FROM
-            (
-                SELECT join_ms, joins
-                FROM join_latency_minute_counts
-                WHERE space_id = @space AND minute >= toStartOfMinute(@from + 59) AND minute < toStartOfMinute(@to + 1)
-                UNION ALL
-                SELECT join_ms, toInt64(1) AS joins
-                FROM events
-                WHERE space_id = @space AND ts >= @from AND ts <= @to AND kind = 'join' AND join_ms >= 0
-                  AND (ts < toStartOfMinute(@from + 59) OR ts >= toStartOfMinute(@to + 1))
-            )
-            GROUP BY join_ms
-            HAVING weight > 0
+            SELECT join_ms, joins
+            FROM join_latency_minute_counts
+            WHERE space_id = @space AND minute >= toStartOfMinute(@from + 59) AND minute < toStartOfMinute(@to + 1)
+            UNION ALL
+            SELECT join_ms, toInt64(1) AS joins
+            FROM events
+            WHERE space_id = @space AND ts >= @from AND ts <= @to AND kind = 'join' AND join_ms >= 0
+              AND (ts < toStartOfMinute(@from + 59) OR ts >= toStartOfMinute(@to + 1))
         )
     )) AS latency,
     assumeNotNull((

@@ -846,3 +846,16 @@ def test_space_second_version_changes_on_insert(engines):
             assert e.query("SELECT toInt64(sum(events)) FROM space_second_counts", FINGERPRINT_DB) == [[n]], e.name
         finally:
             e.execute("DROP DATABASE IF EXISTS " + FINGERPRINT_DB)
+
+
+def test_weighted_quantile_sums_corrections(engines):
+    """join_latency.sql and summary.sql give quantilesExactWeighted the latency rollup's rows
+    unsummed, a reconciler's negative corrections included (toUInt64 wraps them): both engines
+    must sum a value's weights modulo 2**64, and never land a rank on a value whose weights
+    cancel. Net weights here: 1 -> 1, 2 -> 1, 3 -> 1 (0 cancels): nearest-rank p50 2, p99 3."""
+    rows = "[(1, 2), (2, 1), (1, -1), (3, 1), (0, 1), (0, -1)]"
+    sql = ("SELECT toInt64(sum(w)), quantilesExactWeighted(0.5, 0.99)(x, toUInt64(w)) "
+           "FROM (SELECT arrayJoin(%s) AS t, toInt64(t.1) AS x, toInt64(t.2) AS w)" % rows)
+    for e in engines:
+        got = e.query(sql)
+        assert [[r[0], str(r[1]).replace(" ", "")] for r in got] == [[3, "[2,3]"]], "%s: %s" % (e.name, got)
