@@ -4,10 +4,10 @@
 --
 -- A percentile is the nearest-rank one: p95 is the ceil(0.95 * n)-th smallest of the bucket's n
 -- latencies (quantilesExactWeighted; the scenarios' ground truth uses the same definition).
--- When @step is a multiple of 60, the whole minutes inside [@from, @to] are read from the
--- join-latency rollups (migration 0007: joins per minute and join_ms) and only the seconds of the
--- window's first and last partial minute from the raw events table; other steps read the raw
--- table. Both give the same figures: the rollups count each landed event once.
+-- One series with @step a multiple of 60: the whole minutes inside [@from, @to] are read from
+-- the join-latency rollup (migration 0007: joins per minute and join_ms) and only the seconds of
+-- the window's first and last partial minute from the raw events table. Other steps, and a
+-- series per value of @dimension (not rolled up: see 0007), read the raw table. Both give the same figures: the rollups count each landed event once.
 --
 -- The rollup rows go to quantilesExactWeighted as they are, unmerged cells and a reconciler's
 -- corrections (negative joins) included: it sums a value's weights as UInt64, so toUInt64 of a
@@ -37,17 +37,11 @@ SELECT
     toFloat64(quantilesExactWeighted(0.5, 0.95, 0.99)(join_ms, toUInt64(joins))[3]) AS p99
 FROM
 (
-    -- the whole minutes of the window, when @step is a multiple of 60: one series
+    -- the whole minutes of the window (one series, @step a multiple of 60), else none
     SELECT toDateTime(intDiv(toUInt32(minute), @step) * @step, 'UTC') AS bucket, '' AS value, join_ms, joins
     FROM join_latency_minute_counts
     WHERE space_id = @space AND minute >= toStartOfMinute(@from + 59)
       AND minute < if(@step % 60 = 0 AND @dimension = '', toStartOfMinute(@to + 1), toDateTime(0, 'UTC'))
-    UNION ALL
-    -- … or per value of @dimension
-    SELECT toDateTime(intDiv(toUInt32(minute), @step) * @step, 'UTC') AS bucket, value, join_ms, joins
-    FROM join_latency_minute_dimension_counts
-    WHERE space_id = @space AND dimension = @dimension AND minute >= toStartOfMinute(@from + 59)
-      AND minute < if(@step % 60 = 0, toStartOfMinute(@to + 1), toDateTime(0, 'UTC'))
     UNION ALL
     -- the rest of the window from the raw table: its partial first and last minute, or all of it
     SELECT
@@ -62,7 +56,8 @@ FROM
         toInt64(1) AS joins
     FROM events
     WHERE space_id = @space AND ts >= @from AND ts <= @to AND kind = 'join' AND join_ms >= 0
-      AND (ts < if(@step % 60 = 0, toStartOfMinute(@from + 59), @to + 1) OR ts >= toStartOfMinute(@to + 1))
+      AND (ts < if(@step % 60 = 0 AND @dimension = '', toStartOfMinute(@from + 59), @to + 1)
+           OR ts >= toStartOfMinute(@to + 1))
 )
 GROUP BY bucket, value
 HAVING samples > 0

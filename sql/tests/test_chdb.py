@@ -39,8 +39,7 @@ SPACE = "1YqJDqWLyEMGV"
 # {cutover} on a fresh database, as warehouse.Migrate sets it: the views count every row, the
 # backfills of migration 0005 none.
 FRESH_CUTOVER = "toDateTime(0, 'UTC')"
-ROLLUPS = ("space_second_counts", "space_minute_counts", "join_latency_minute_counts",
-           "join_latency_minute_dimension_counts")
+ROLLUPS = ("space_second_counts", "space_minute_counts", "join_latency_minute_counts")
 COLUMNS = ("event_id, kind, ts, ts_ms, space_id, session_id, user_id, role, client, app_version, "
            "region, country, join_ms, attempt, reason, phase, code, http_status, kafka_partition, kafka_offset")
 

@@ -111,13 +111,11 @@ func BenchmarkInsertEvents(b *testing.B) {
 			b.ReportMetric(float64(total*b.N)/b.Elapsed().Seconds(), "events/s")
 		})
 	}
-	const sec, min, lat, latDims = "space_second_counts_mv", "space_minute_counts_mv",
-		"join_latency_minute_counts_mv", "join_latency_minute_dimension_counts_mv"
+	const sec, min, lat = "space_second_counts_mv", "space_minute_counts_mv", "join_latency_minute_counts_mv"
 	f("mvs=all")
-	f("mvs=counts", lat, latDims) // without the join-latency rollups of migration 0007
-	f("mvs=counts+latency", latDims)
-	f("mvs=second", min, lat, latDims)
-	f("mvs=none", sec, min, lat, latDims)
+	f("mvs=counts", lat) // without the join-latency rollup of migration 0007
+	f("mvs=second", min, lat)
+	f("mvs=none", sec, min, lat)
 }
 
 func slice(c *eventColumns, lo, hi int) *eventColumns {

@@ -105,34 +105,10 @@ GROUP BY space_id, minute, join_ms
 HAVING diff != 0
 ORDER BY space_id, minute, join_ms`
 
-// reconcileLatencyDimension is reconcileLatency for join_latency_minute_dimension_counts: each
-// join under each of the four dimensions, as migration 0007's view counts it.
-const reconcileLatencyDimension = `SELECT space_id, dimension, minute, value, join_ms, toInt64(sum(raw) - sum(rolled)) AS diff
-FROM
-(
-    SELECT space_id, dimension_name AS dimension,
-        toStartOfMinute(ts) AS minute, dimension_value AS value, join_ms,
-        toInt64(uniqExact(event_id)) AS raw, toInt64(0) AS rolled
-    FROM events
-    ARRAY JOIN
-        ['client', 'app_version', 'region', 'country'] AS dimension_name,
-        [client, app_version, region, country] AS dimension_value
-    WHERE ts >= toStartOfMinute(@from) AND ts < toStartOfMinute(@to) + 60 AND kind = 'join' AND join_ms >= 0
-    GROUP BY space_id, dimension, minute, value, join_ms
-    UNION ALL
-    SELECT space_id, dimension, minute, value, join_ms, toInt64(0) AS raw, toInt64(sum(joins)) AS rolled
-    FROM join_latency_minute_dimension_counts
-    WHERE minute >= toStartOfMinute(@from) AND minute <= @to
-    GROUP BY space_id, dimension, minute, value, join_ms
-)
-GROUP BY space_id, dimension, minute, value, join_ms
-HAVING diff != 0
-ORDER BY space_id, dimension, minute, value, join_ms`
-
 // Repair is what Reconcile did.
 type Repair struct {
 	Seconds, Minutes int   // cells corrected in space_second_counts, space_minute_counts
-	Latency          int   // cells corrected in the two join-latency rollups (migration 0007)
+	Latency          int   // cells corrected in join_latency_minute_counts (migration 0007)
 	Rows             int64 // sum of the corrections' absolute values
 	Unsettled        int   // differences seen that did not hold still (inserts in flight): left alone
 }
@@ -157,7 +133,6 @@ func Reconcile(ctx context.Context, conn driver.Conn, from, to time.Time, settle
 		{withBusinessCodes(reconcileSecond), "space_second_counts", "space_id, second, class", "events", &rep.Seconds},
 		{withBusinessCodes(reconcileMinute), "space_minute_counts", "space_id, minute, " + reconcileMinuteDims, "events", &rep.Minutes},
 		{reconcileLatency, "join_latency_minute_counts", "space_id, minute, join_ms", "joins", &rep.Latency},
-		{reconcileLatencyDimension, "join_latency_minute_dimension_counts", "space_id, dimension, minute, value, join_ms", "joins", &rep.Latency},
 	} {
 		var reads [3]map[string][]any
 		for i := range reads {
@@ -238,7 +213,7 @@ func withBusinessCodes(q string) string {
 // countsAgree compares, over [@from, @to], the events each rollup holds with the distinct events
 // of the raw table it counts, in one read (a cheap test before Reconcile's three reads of every
 // cell): the per-second rollup to the second, the minute and join-latency rollups by whole
-// minutes, as Reconcile compares them. The dimension rollup counts each join under four dimensions.
+// minutes, as Reconcile compares them.
 const countsAgree = `SELECT
     (SELECT toInt64(uniqExact(event_id)) FROM events WHERE ts >= @from AND ts <= @to) AS raw_seconds,
     (SELECT toInt64(sum(events)) FROM space_second_counts WHERE second >= @from AND second <= @to) AS rolled_seconds,
@@ -249,9 +224,7 @@ const countsAgree = `SELECT
     (SELECT toInt64(uniqExact(event_id)) FROM events
         WHERE ts >= toStartOfMinute(@from) AND ts < toStartOfMinute(@to) + 60 AND kind = 'join' AND join_ms >= 0) AS raw_latency,
     (SELECT toInt64(sum(joins)) FROM join_latency_minute_counts
-        WHERE minute >= toStartOfMinute(@from) AND minute <= @to) AS rolled_latency,
-    (SELECT toInt64(sum(joins)) FROM join_latency_minute_dimension_counts
-        WHERE minute >= toStartOfMinute(@from) AND minute <= @to) AS rolled_latency_dimensions`
+        WHERE minute >= toStartOfMinute(@from) AND minute <= @to) AS rolled_latency`
 
 // CountsAgree reports whether every rollup counts each distinct event of [from, to] exactly once
 // (the per-second rollup to the second, the others by whole minutes). It returns the raw and
@@ -263,13 +236,13 @@ func CountsAgree(ctx context.Context, conn Querier, from, to time.Time) (raw, ro
 	if err != nil {
 		return 0, 0, fmt.Errorf("compare counts: %w", err)
 	}
-	var c [7]int64
+	var c [6]int64
 	err = conn.QueryRow(ctx, countsAgree, clickhouse.DateNamed("from", from, clickhouse.Seconds),
-		clickhouse.DateNamed("to", to, clickhouse.Seconds)).Scan(&c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6])
+		clickhouse.DateNamed("to", to, clickhouse.Seconds)).Scan(&c[0], &c[1], &c[2], &c[3], &c[4], &c[5])
 	if err != nil {
 		return 0, 0, fmt.Errorf("compare counts %s to %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 	}
-	for _, p := range [][2]int64{{c[0], c[1]}, {c[2], c[3]}, {c[4], c[5]}, {4 * c[4], c[6]}} {
+	for _, p := range [][2]int64{{c[0], c[1]}, {c[2], c[3]}, {c[4], c[5]}} {
 		if p[0] != p[1] {
 			return p[0], p[1], nil
 		}

@@ -33,9 +33,6 @@ func TestReconcileRepairsShortRollups(t *testing.T) {
 		`INSERT INTO join_latency_minute_counts (space_id, minute, join_ms, joins)
 		 SELECT space_id, minute, join_ms, -toInt64(sum(joins)) FROM join_latency_minute_counts
 		 WHERE space_id = '1YqJDqWLyEMGV' AND toMinute(minute) % 4 = 1 GROUP BY space_id, minute, join_ms`,
-		`INSERT INTO join_latency_minute_dimension_counts (space_id, dimension, minute, value, join_ms, joins)
-		 SELECT space_id, dimension, minute, value, join_ms, toInt64(1) FROM join_latency_minute_dimension_counts
-		 WHERE space_id = '1YqJDqWLyEMGV' AND dimension = 'client' GROUP BY space_id, dimension, minute, value, join_ms LIMIT 3`,
 	} {
 		if err := conn.Exec(ctx, q); err != nil {
 			t.Fatal(err)
@@ -53,14 +50,12 @@ func TestReconcileRepairsShortRollups(t *testing.T) {
 	if rep.Seconds == 0 || rep.Minutes == 0 || rep.Latency == 0 || rep.Unsettled != 0 {
 		t.Fatalf("Reconcile = %+v, want second, minute and latency cells corrected, nothing unsettled", rep)
 	}
-	for _, dim := range []string{"", "client"} {
-		lat, err := warehouse.JoinLatency(ctx, conn, space, from, to, time.Minute, dim)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if g, w := latencyOf(lat), m.latency(space, from.Unix(), to.Unix(), 60, dim); !reflect.DeepEqual(g, w) {
-			t.Fatalf("join latency by %q after Reconcile differs from brute force:\n got %.400v\nwant %.400v", dim, g, w)
-		}
+	lat, err := warehouse.JoinLatency(ctx, conn, space, from, to, time.Minute, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := latencyOf(lat), m.latency(space, from.Unix(), to.Unix(), 60, ""); !reflect.DeepEqual(g, w) {
+		t.Fatalf("join latency after Reconcile differs from brute force:\n got %.400v\nwant %.400v", g, w)
 	}
 	if got, err := warehouse.Concurrency(ctx, conn, space, from, to); err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("curve after Reconcile differs from brute force (%v)", err)
@@ -118,8 +113,6 @@ func TestCountsAgreeSeesEveryRollup(t *testing.T) {
 			FROM space_minute_counts WHERE minute = @m LIMIT 1`,
 		"join_latency_minute_counts": `INSERT INTO join_latency_minute_counts (space_id, minute, join_ms, joins)
 			SELECT space_id, minute, join_ms, toInt64(-1) FROM join_latency_minute_counts WHERE minute = @m LIMIT 1`,
-		"join_latency_minute_dimension_counts": `INSERT INTO join_latency_minute_dimension_counts (space_id, dimension, minute, value, join_ms, joins)
-			SELECT space_id, dimension, minute, value, join_ms, toInt64(1) FROM join_latency_minute_dimension_counts WHERE minute = @m LIMIT 1`,
 	} {
 		if raw, rolled, err := warehouse.CountsAgree(ctx, conn, from, to); err != nil || raw != rolled {
 			t.Fatalf("before damaging %s: CountsAgree = %d, %d, %v; want equal", table, raw, rolled, err)

@@ -56,7 +56,6 @@ func (s *Server) Conn() driver.Conn { return s.conn }
 // ours are the tables (and views) the sql/ migrations create.
 var ours = []string{"events", "space_second_counts", "space_second_counts_mv", "space_minute_counts", "space_minute_counts_mv",
 	"join_latency_minute_counts", "join_latency_minute_counts_mv",
-	"join_latency_minute_dimension_counts", "join_latency_minute_dimension_counts_mv",
 	"ingest_progress", "ingest_heartbeat", "schema_migrations"}
 
 // Drop drops database if it exists. It refuses (ErrNotScratch) a system
