@@ -3,7 +3,11 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -185,6 +189,56 @@ func checkFigures(t *testing.T, conn warehouse.Querier, events []schemas.Event) 
 		if p != peak {
 			t.Fatalf("%s: peak %+v, brute force %+v", space, p, peak)
 		}
+		checkLatency(t, conn, space, evs, sum)
+	}
+}
+
+// nearestRank is the nearest-rank percentile of sorted values (the ceil(level * n)-th smallest),
+// the latency queries' definition.
+func nearestRank(sorted []int64, level float64) int64 {
+	return sorted[max(int(math.Ceil(level*float64(len(sorted)))), 1)-1]
+}
+
+// checkLatency compares the join latency of space per minute (the join-latency rollup) and of the
+// whole night (the summary's) with the nearest-rank percentiles of evs.
+func checkLatency(t *testing.T, conn warehouse.Querier, space string, evs []schemas.Event, sum warehouse.SpaceSummary) {
+	t.Helper()
+	byMinute := map[int64][]int64{}
+	var all []int64
+	for _, e := range evs {
+		if e.Kind == schemas.KindJoin && e.JoinMS >= 0 {
+			m := e.TS / 60_000 * 60
+			byMinute[m] = append(byMinute[m], e.JoinMS)
+			all = append(all, e.JoinMS)
+		}
+	}
+	want := map[int64]string{}
+	for m, s := range byMinute {
+		slices.Sort(s)
+		want[m] = fmt.Sprint(len(s), nearestRank(s, 0.5), nearestRank(s, 0.95), nearestRank(s, 0.99))
+	}
+	from, to := sum.From.Truncate(time.Minute), sum.To.Truncate(time.Minute).Add(59*time.Second)
+	lat, err := warehouse.JoinLatency(context.Background(), conn, space, from, to, time.Minute, "")
+	if err != nil {
+		t.Fatalf("join latency of %s: %v", space, err)
+	}
+	got := map[int64]string{}
+	for i, tm := range lat.Time {
+		got[tm.Unix()] = fmt.Sprint(lat.Samples[i], int64(lat.P50[i]), int64(lat.P95[i]), int64(lat.P99[i]))
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("%s: join latency per minute differs from brute force (%d minutes, want %d):\n got %.300v\nwant %.300v",
+			space, len(got), len(want), got, want)
+	}
+	if len(all) == 0 {
+		return
+	}
+	slices.Sort(all)
+	p50, p95, p99 := nearestRank(all, 0.5), nearestRank(all, 0.95), nearestRank(all, 0.99)
+	if sum.JoinLatencyP95 == nil || *sum.JoinLatencyP50 != p50 || *sum.JoinLatencyP95 != p95 ||
+		*sum.JoinLatencyP99 != p99 || sum.JoinLatencySamples != int64(len(all)) {
+		t.Fatalf("%s: summary latency %d samples p50 %v p95 %v p99 %v; brute force %d samples %d %d %d", space,
+			sum.JoinLatencySamples, sum.JoinLatencyP50, sum.JoinLatencyP95, sum.JoinLatencyP99, len(all), p50, p95, p99)
 	}
 }
 
