@@ -19,7 +19,7 @@
 // whichever member gets their partition.
 //
 // Copies are kept out before the insert, so that the events table holds each
-// event once and the rollups (sql/migrations/0005) are plain counts:
+// event once and the rollups (sql/migrations/0005, 0007) are plain counts:
 //
 //   - The landed-event index (index) holds the ids of the events this
 //     consumer has landed or holds to land, by minute of event time: a copy
