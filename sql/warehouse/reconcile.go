@@ -114,11 +114,11 @@ type Repair struct {
 }
 
 // Reconcile compares the rollup cells of [from, to] (to the second; the minute and join-latency
-// rollups by whole minutes) with the events table and corrects those that differ; see the comment above. settle
-// is the pause between the first two reads (at least a second; 2 s is the consumer's). Safe to
-// run while inserts go on; two Reconcile calls over the same cells at the same moment can both
-// correct a cell (the third read narrows that to the milliseconds between it and the write), so
-// run it from one process at a time.
+// rollups by whole minutes) with the events table and corrects those that differ; see the
+// comment above. settle is the pause between the first two reads (at least a second; 2 s is the
+// consumer's). Safe to run while inserts go on; two Reconcile calls over the same cells at the
+// same moment can both correct a cell (the third read narrows that to the milliseconds between
+// it and the write), so run it from one process at a time.
 func Reconcile(ctx context.Context, conn driver.Conn, from, to time.Time, settle time.Duration) (Repair, error) {
 	from, to, err := window(from, to, 0)
 	if err != nil {
