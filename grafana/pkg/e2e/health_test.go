@@ -34,4 +34,14 @@ func TestCheckHealth(t *testing.T) {
 
 	// A database without the schema: the system database has none of our tables.
 	f("no schema", newInstance(withDB(warehousetest.Config("system"), "system"), cfg.Password, nil), "no SpacePulse schema")
+
+	// At the current version but a table dropped by hand: named, with what to do.
+	conn, cfg2, in2 := newDB(t)
+	if err := conn.Exec(t.Context(), "DROP TABLE join_latency_minute_counts_mv"); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Exec(t.Context(), "DROP TABLE join_latency_minute_counts"); err != nil {
+		t.Fatal(err)
+	}
+	f("missing table", in2, "database "+cfg2.Database+" lacks table(s) join_latency_minute_counts: run spacepulse-migrate")
 }

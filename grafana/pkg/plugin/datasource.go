@@ -116,7 +116,8 @@ func explainConnectError(err error, tlsOn bool) error {
 }
 
 // Tables the plugin reads; CheckHealth makes sure they exist.
-var requiredTables = []string{"events", "space_second_counts", "space_minute_counts"}
+var requiredTables = []string{"events", "space_second_counts", "space_minute_counts", "join_latency_minute_counts",
+	"ingest_progress", "ingest_heartbeat"}
 
 // CheckHealth connects, checks the schema version against warehouse.LatestVersion and that the
 // tables exist, and says what is wrong when something is.
