@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"maps"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -72,7 +73,7 @@ func attemptsOf(evs []schemas.Event, from, to time.Time) (attempts, technical []
 // copies of landed events keep arriving (through their own partition and through others), and
 // late events of another room keep arriving (some older than the consumer's in-memory index,
 // so it looks them up in ClickHouse), each of them also copied; meanwhile the concurrency curve
-// and the per-minute failure rates are queried in a loop. Every answer for the landed room must
+// the per-minute failure rates and the per-minute join latency are queried in a loop. Every answer for the landed room must
 // equal the brute-force figures exactly, at every moment; the late room's curve may only grow
 // towards its final brute-force curve (never above it: a copy counted twice would go above), and
 // equals it once everything is in.
@@ -130,6 +131,7 @@ func TestFiguresExactWhileLive(t *testing.T) {
 	fromA, toA := start.Add(-time.Minute), start.Add(6*time.Minute)
 	wantCurveA := curveOf(landed, fromA, toA)
 	wantAttA, wantTechA := attemptsOf(landed, fromA, toA)
+	wantLatA := latencyByMinute(landed)
 	fromB, toB := start.Add(-2*time.Hour-time.Minute), start.Add(6*time.Minute)
 	finalB := curveOf(late, fromB, toB)
 
@@ -197,6 +199,10 @@ func TestFiguresExactWhileLive(t *testing.T) {
 				t.Fatalf("answer %d: room A minute %s: %d attempts, %d technical; brute force %d, %d",
 					answers, b.Start.Format(time.TimeOnly), b.Attempts, b.TechnicalFailures, wantAttA[i], wantTechA[i])
 			}
+		}
+		if got := latencyAnswer(t, conn, spaceA, fromA, toA); !maps.Equal(got, wantLatA) {
+			t.Fatalf("answer %d: room A join latency per minute differs from brute force (copies sent so far: %d):\n got %.300v\nwant %.300v",
+				answers, copies.Load(), got, wantLatA)
 		}
 		curveB, err := warehouse.Concurrency(ctx, conn, "late-room", fromB, toB)
 		if err != nil {

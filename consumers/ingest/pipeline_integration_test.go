@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -193,48 +192,59 @@ func checkFigures(t *testing.T, conn warehouse.Querier, events []schemas.Event) 
 	}
 }
 
-// nearestRank is the nearest-rank percentile of sorted values (the ceil(level * n)-th smallest),
-// the latency queries' definition.
-func nearestRank(sorted []int64, level float64) int64 {
-	return sorted[max(int(math.Ceil(level*float64(len(sorted)))), 1)-1]
+// latencyByMinute is the join latency of evs per minute by brute force, in the form of
+// latencyAnswer: Unix minute start to "samples p50 p95 p99" (nearest rank).
+func latencyByMinute(evs []schemas.Event) map[int64]string {
+	byMinute := map[int64][]int64{}
+	for _, e := range evs {
+		if e.Kind == schemas.KindJoin && e.JoinMS >= 0 {
+			m := e.TS / 60_000 * 60
+			byMinute[m] = append(byMinute[m], e.JoinMS)
+		}
+	}
+	out := map[int64]string{}
+	for m, s := range byMinute {
+		slices.Sort(s)
+		out[m] = fmt.Sprint(len(s), warehouse.NearestRank(s, 0.5), warehouse.NearestRank(s, 0.95), warehouse.NearestRank(s, 0.99))
+	}
+	return out
+}
+
+// latencyAnswer is the per-minute join latency of space over the whole minutes of [from, to] as
+// the plugin reads it (the join-latency rollup), in the form of latencyByMinute.
+func latencyAnswer(t *testing.T, conn warehouse.Querier, space string, from, to time.Time) map[int64]string {
+	t.Helper()
+	lat, err := warehouse.JoinLatency(context.Background(), conn, space, from.Truncate(time.Minute),
+		to.Truncate(time.Minute).Add(59*time.Second), time.Minute, "")
+	if err != nil {
+		t.Fatalf("join latency of %s: %v", space, err)
+	}
+	out := map[int64]string{}
+	for i, tm := range lat.Time {
+		out[tm.Unix()] = fmt.Sprint(lat.Samples[i], int64(lat.P50[i]), int64(lat.P95[i]), int64(lat.P99[i]))
+	}
+	return out
 }
 
 // checkLatency compares the join latency of space per minute (the join-latency rollup) and of the
 // whole night (the summary's) with the nearest-rank percentiles of evs.
 func checkLatency(t *testing.T, conn warehouse.Querier, space string, evs []schemas.Event, sum warehouse.SpaceSummary) {
 	t.Helper()
-	byMinute := map[int64][]int64{}
+	if got, want := latencyAnswer(t, conn, space, sum.From, sum.To), latencyByMinute(evs); !maps.Equal(got, want) {
+		t.Fatalf("%s: join latency per minute differs from brute force (%d minutes, want %d):\n got %.300v\nwant %.300v",
+			space, len(got), len(want), got, want)
+	}
 	var all []int64
 	for _, e := range evs {
 		if e.Kind == schemas.KindJoin && e.JoinMS >= 0 {
-			m := e.TS / 60_000 * 60
-			byMinute[m] = append(byMinute[m], e.JoinMS)
 			all = append(all, e.JoinMS)
 		}
-	}
-	want := map[int64]string{}
-	for m, s := range byMinute {
-		slices.Sort(s)
-		want[m] = fmt.Sprint(len(s), nearestRank(s, 0.5), nearestRank(s, 0.95), nearestRank(s, 0.99))
-	}
-	from, to := sum.From.Truncate(time.Minute), sum.To.Truncate(time.Minute).Add(59*time.Second)
-	lat, err := warehouse.JoinLatency(context.Background(), conn, space, from, to, time.Minute, "")
-	if err != nil {
-		t.Fatalf("join latency of %s: %v", space, err)
-	}
-	got := map[int64]string{}
-	for i, tm := range lat.Time {
-		got[tm.Unix()] = fmt.Sprint(lat.Samples[i], int64(lat.P50[i]), int64(lat.P95[i]), int64(lat.P99[i]))
-	}
-	if !maps.Equal(got, want) {
-		t.Fatalf("%s: join latency per minute differs from brute force (%d minutes, want %d):\n got %.300v\nwant %.300v",
-			space, len(got), len(want), got, want)
 	}
 	if len(all) == 0 {
 		return
 	}
 	slices.Sort(all)
-	p50, p95, p99 := nearestRank(all, 0.5), nearestRank(all, 0.95), nearestRank(all, 0.99)
+	p50, p95, p99 := warehouse.NearestRank(all, 0.5), warehouse.NearestRank(all, 0.95), warehouse.NearestRank(all, 0.99)
 	if sum.JoinLatencyP95 == nil || *sum.JoinLatencyP50 != p50 || *sum.JoinLatencyP95 != p95 ||
 		*sum.JoinLatencyP99 != p99 || sum.JoinLatencySamples != int64(len(all)) {
 		t.Fatalf("%s: summary latency %d samples p50 %v p95 %v p99 %v; brute force %d samples %d %d %d", space,

@@ -1,5 +1,5 @@
--- 0007: join latency rolled up as plain counts, so that the latency panels and the rooms table no
--- longer sort a night's raw joins.
+-- 0007: join latency rolled up as plain counts, so that the latency panel and the summary (the
+-- report, the rooms table) no longer sort a night's raw joins.
 --
 -- join_latency_minute_counts: one row per (space, minute, join_ms) and insert block until merges
 -- sum them: how many joins of that minute took exactly join_ms milliseconds (joins without a

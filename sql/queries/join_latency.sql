@@ -7,7 +7,8 @@
 -- One series with @step a multiple of 60: the whole minutes inside [@from, @to] are read from
 -- the join-latency rollup (migration 0007: joins per minute and join_ms) and only the seconds of
 -- the window's first and last partial minute from the raw events table. Other steps, and a
--- series per value of @dimension (not rolled up: see 0007), read the raw table. Both give the same figures: the rollups count each landed event once.
+-- series per value of @dimension (not rolled up: see 0007), read the raw table. Both give the
+-- same figures: the rollup counts each landed event once.
 --
 -- The rollup rows go to quantilesExactWeighted as they are, unmerged cells and a reconciler's
 -- corrections (negative joins) included: it sums a value's weights as UInt64, so toUInt64 of a

@@ -1,7 +1,6 @@
 package warehouse_test
 
 import (
-	"math"
 	"slices"
 	"time"
 
@@ -185,7 +184,7 @@ func (m model) summary(space string, from, to int64) warehouse.SpaceSummary {
 	slices.Sort(latencies)
 	s.JoinLatencySamples = int64(len(latencies))
 	if n := len(latencies); n > 0 {
-		q := func(level float64) *int64 { v := nearestRank(latencies, level); return &v }
+		q := func(level float64) *int64 { v := warehouse.NearestRank(latencies, level); return &v }
 		s.JoinLatencyP50, s.JoinLatencyP95, s.JoinLatencyP99 = q(0.5), q(0.95), q(0.99)
 	}
 
@@ -242,10 +241,4 @@ func (m model) breakdown(space string, from, to int64, dim string) map[string]wa
 		out[v] = b
 	}
 	return out
-}
-
-// nearestRank is the nearest-rank percentile of sorted values, the ceil(level * n)-th smallest
-// (ClickHouse's quantileExactWeighted, in the same floating point): the latency queries'.
-func nearestRank(sorted []int64, level float64) int64 {
-	return sorted[max(int(math.Ceil(level*float64(len(sorted)))), 1)-1]
 }

@@ -1,6 +1,7 @@
 package warehouse
 
 import (
+	"math"
 	"context"
 	"errors"
 	"fmt"
@@ -235,6 +236,14 @@ func ErrorsByCode(ctx context.Context, conn Querier, space string, from, to time
 		return CodeSeries{}, fmt.Errorf("errors by code of %q: %w", space, err)
 	}
 	return s, nil
+}
+
+// NearestRank is the percentile every latency figure uses, computed in Go from sorted values:
+// the ceil(level * n)-th smallest (nearest rank), with level * n in float64 as ClickHouse's
+// quantileExactWeighted computes it (queries/join_latency.sql). It is for ground truths and
+// test models; sorted must not be empty.
+func NearestRank(sorted []int64, level float64) int64 {
+	return sorted[min(max(int(math.Ceil(level*float64(len(sorted)))), 1), len(sorted))-1]
 }
 
 // LatencySeries is join latency percentiles (ms) per bucket (and Value of a dimension).

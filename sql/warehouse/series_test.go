@@ -275,7 +275,7 @@ func (m model) latency(space string, from, to, step int64, dim string) map[strin
 	out := map[string]string{}
 	for k, s := range samples {
 		slices.Sort(s)
-		out[k] = fmt.Sprint(len(s), nearestRank(s, 0.5), nearestRank(s, 0.95), nearestRank(s, 0.99))
+		out[k] = fmt.Sprint(len(s), warehouse.NearestRank(s, 0.5), warehouse.NearestRank(s, 0.95), warehouse.NearestRank(s, 0.99))
 	}
 	return out
 }

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"math"
 	"slices"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/spacepulse/spacepulse/schemas"
+	"github.com/spacepulse/spacepulse/sql/warehouse"
 )
 
 // truth is the ground truth of one space, computed from the events as they
@@ -153,7 +153,7 @@ func (t *truth) quantiles() [3]int64 {
 		return out
 	}
 	for i, level := range [...]float64{0.5, 0.95, 0.99} {
-		out[i] = s[min(max(int(math.Ceil(level*float64(len(s)))), 1), len(s))-1]
+		out[i] = warehouse.NearestRank(s, level)
 	}
 	return out
 }

@@ -2,13 +2,13 @@ package e2e
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/spacepulse/spacepulse/schemas"
+	"github.com/spacepulse/spacepulse/sql/warehouse"
 )
 
 // t0 is the start of the replayed failure window (the Trump-Musk night, 20:00 ET).
@@ -206,7 +206,7 @@ func (m model) latency(space string, from, to time.Time, step time.Duration) map
 	out := map[int64][3]float64{}
 	for b, s := range samples {
 		slices.Sort(s)
-		q := func(l float64) float64 { return float64(s[max(int(math.Ceil(l*float64(len(s)))), 1)-1]) }
+		q := func(l float64) float64 { return float64(warehouse.NearestRank(s, l)) }
 		out[b] = [3]float64{q(0.5), q(0.95), q(0.99)}
 	}
 	return out
