@@ -1,10 +1,10 @@
 package warehouse
 
 import (
-	"math"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
