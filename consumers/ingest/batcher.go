@@ -42,11 +42,12 @@ func (b *batch) release() {
 	}
 }
 
-// fetched is a message and the number of index loads started before it was fetched: a load
-// started after the fetch (a larger count) saw everything landed before the message's partition
-// was assigned to this consumer.
+// fetched is a run of one fetch's messages for one batcher (in order within each partition)
+// and a number of index loads started before they were fetched, after their partitions were
+// assigned: a load started later (a larger count) saw everything landed before the partitions
+// were assigned (see Pipeline.fetch).
 type fetched struct {
-	m     kafka.Message
+	msgs  []kafka.Message
 	loads int64
 }
 
@@ -117,11 +118,11 @@ func newBatcher(cfg *Config, mem memory.Allocator, shared *sharedIndex, loads *a
 // noMinutes is an empty range of minutes.
 var noMinutes = [2]int64{math.MaxInt64, math.MinInt64}
 
-// add decodes f's message into the current batch; it reports whether the
+// add decodes m, fetched after loads index loads had started (see fetched), into the current
+// batch; it reports whether the
 // batch is full and must be cut. It fails only when ctx ends while the
 // index cannot be loaded.
-func (b *batcher) add(ctx context.Context, f *fetched) (bool, error) {
-	m := &f.m
+func (b *batcher) add(ctx context.Context, m *kafka.Message, loads int64) (bool, error) {
 	if b.n == 0 {
 		b.first = time.Now()
 		b.now = b.cfg.Now()
@@ -141,7 +142,7 @@ func (b *batcher) add(ctx context.Context, f *fetched) (bool, error) {
 	// consumers may have landed its events since the index last loaded.
 	if next, ok := b.next[m.Partition]; (!ok || m.Offset != next) && b.store != nil {
 		b.redelivering[m.Partition] = true
-		if b.loads.Load() <= f.loads {
+		if b.loads.Load() <= loads {
 			b.needLoad = true
 		}
 	}

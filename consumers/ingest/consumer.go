@@ -115,27 +115,6 @@ func brokerList(s string) ([]string, error) {
 	return out, nil
 }
 
-// NewReader returns the consumer-group reader the pipeline fetches from:
-// explicit commits only (CommitInterval 0), from the earliest offset for a
-// new group.
-func NewReader(brokers []string, group, topic string, logger *slog.Logger) *kafka.Reader {
-	return kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        brokers,
-		GroupID:        group,
-		Topic:          topic,
-		MinBytes:       1,
-		MaxBytes:       4 << 20,
-		MaxWait:        250 * time.Millisecond,
-		QueueCapacity:  10_000,
-		CommitInterval: 0, // CommitMessages is synchronous: offsets move only after the insert
-		StartOffset:    kafka.FirstOffset,
-		ReadBackoffMin: 100 * time.Millisecond,
-		ReadBackoffMax: 5 * time.Second,
-		Logger:         kafkaLogger(logger, slog.LevelDebug),
-		ErrorLogger:    kafkaLogger(logger, slog.LevelWarn),
-	})
-}
-
 // NewDLQWriter returns the dead-letter writer: acks from all in-sync
 // replicas, synchronous, LZ4, topic created if the broker allows it.
 func NewDLQWriter(brokers []string, topic string, logger *slog.Logger) *kafka.Writer {
@@ -195,7 +174,10 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 		return err
 	}
 	defer conn.Close()
-	r := NewReader(brokers, c.Group, c.Pipeline.Topic, logger)
+	r, err := NewGroupReader(brokers, c.Group, c.Pipeline.Topic, logger)
+	if err != nil {
+		return err
+	}
 	defer r.Close()
 	w := NewDLQWriter(brokers, c.Pipeline.DLQTopic, logger)
 	defer w.Close()
@@ -219,7 +201,8 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 	err = p.Run(ctx)
 	s := p.Stats()
 	logger.Info("consumer stopped", slog.Int64("events", s.Events.Load()), slog.Int64("invalid", s.Invalid.Load()),
-		slog.Int64("duplicates", s.Duplicates.Load()), slog.Int64("batches", s.Batches.Load()))
+		slog.Int64("duplicates", s.Duplicates.Load()), slog.Int64("lookups", s.Lookups.Load()),
+		slog.Int64("index_loads", s.Loads.Load()), slog.Int64("batches", s.Batches.Load()))
 	return err
 }
 

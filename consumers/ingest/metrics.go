@@ -2,16 +2,13 @@ package ingest
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/segmentio/kafka-go"
 )
 
-// lagger is the part of a kafka-go Reader the metrics read: its lag behind
-// the partitions' ends (kafka-go reports it for the reader's partitions).
+// lagger is the part of the consumer-group client the metrics read: the messages between
+// its last fetch and the end of the partitions it fetched (GroupReader.Lag).
 type lagger interface {
-	Stats() kafka.ReaderStats
+	Lag() int64
 }
-
-var _ lagger = (*kafka.Reader)(nil)
 
 // RegisterMetrics registers the pipeline's counters on reg as Prometheus
 // metrics, read from s at scrape time: events, dead letters, batches,
@@ -50,7 +47,7 @@ func RegisterMetrics(reg prometheus.Registerer, s *Stats, r lagger) error {
 	}
 	if r != nil {
 		cs = append(cs, gauge("lag_messages", "Messages between the reader's position and the end of its partitions.",
-			func() float64 { return float64(r.Stats().Lag) }))
+			func() float64 { return float64(r.Lag()) }))
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {

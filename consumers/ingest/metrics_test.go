@@ -11,7 +11,7 @@ import (
 
 type fakeLag struct{ lag int64 }
 
-func (f fakeLag) Stats() kafka.ReaderStats { return kafka.ReaderStats{Lag: f.lag} }
+func (f fakeLag) Lag() int64 { return f.lag }
 
 func TestMetricsReadStats(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()

@@ -14,14 +14,25 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// fetcher is the part of a kafka-go consumer-group Reader the pipeline uses.
-// FetchMessage does not commit; CommitMessages commits after the write.
+// fetcher is the part of a consumer-group client the pipeline uses (GroupReader).
+// FetchMessages blocks until it has messages (in order within each partition; the slice is
+// the caller's) and does not commit; CommitMessages commits, for each partition of msgs, the
+// offset after its highest message, once the write is done.
 type fetcher interface {
-	FetchMessage(ctx context.Context) (kafka.Message, error)
+	FetchMessages(ctx context.Context) ([]kafka.Message, error)
 	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
-var _ fetcher = (*kafka.Reader)(nil)
+// fetchedRuns is how many runs of fetched messages wait for each batcher (see fetch).
+const fetchedRuns = 8
+
+// assigner is what a fetcher may also tell: how many times partitions were assigned to it,
+// counted before the fetches of those partitions begin (GroupReader).
+type assigner interface {
+	Assignments() int64
+}
+
+var _ assigner = (*GroupReader)(nil)
 
 // blockWriter lands one Arrow record batch in the store. again is true when
 // an earlier call for rec failed: some of its rows may have landed then (a
@@ -73,11 +84,11 @@ func (p *Pipeline) Stats() *Stats { return p.stats }
 // and bounded by Config.DrainTimeout. It returns nil after a clean drain.
 func (p *Pipeline) Run(ctx context.Context) error {
 	// One batcher per decoder, each fed the messages of its share of the partitions (partition
-	// modulo Decoders, so each partition's messages stay in order), all checking one index and
-	// queueing their batches, in sequence, for the one writer.
+	// modulo Decoders, so each partition's messages stay in order) in chunks of one fetch, all
+	// checking one index and queueing their batches, in sequence, for the one writer.
 	msgs := make([]chan fetched, p.cfg.Decoders)
 	for i := range msgs {
-		msgs[i] = make(chan fetched, 4096/len(msgs))
+		msgs[i] = make(chan fetched, fetchedRuns)
 	}
 	batches := make(chan *batch, p.cfg.QueueDepth)
 	shared := newSharedIndex(&p.cfg, &p.landed)
@@ -125,25 +136,49 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return err
 }
 
-// fetch copies messages into outs (by partition) until ctx is done, then closes them.
+// fetch hands the fetched messages to the batchers (outs, by partition modulo their number) in
+// runs, until ctx is done, then closes them. The channels hold fetchedRuns runs each, a run at
+// most one fetch (DefaultPollRecords messages).
 func (p *Pipeline) fetch(ctx context.Context, outs []chan fetched) error {
 	defer func() {
 		for _, out := range outs {
 			close(out)
 		}
 	}()
+	// Each message carries the index loads started before a moment after its partition was
+	// assigned: the fetch itself, or, when the fetcher counts its assignments, the first fetch
+	// after the latest one. The latter does not make a batcher reload the index for every
+	// partition it first sees in a later fetch (a client fetches partitions gradually), which
+	// would read everything landed since the start again each time.
+	asg, counts := p.src.(assigner)
+	assignments, loads := int64(-1), int64(0)
 	for {
-		m, err := p.src.FetchMessage(ctx)
+		ms, err := p.src.FetchMessages(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil // stopping: the batcher drains what was fetched
+				return nil // stopping: the batchers drain what was fetched
 			}
 			return fmt.Errorf("fetch from kafka: %w", err)
 		}
-		select {
-		case outs[m.Partition%len(outs)] <- fetched{m: m, loads: p.loads.Load()}:
-		case <-ctx.Done():
-			return nil // m is not committed: it will be fetched again
+		if !counts {
+			loads = p.loads.Load()
+		} else if a := asg.Assignments(); a != assignments {
+			assignments, loads = a, p.loads.Load()
+		}
+		// Runs of messages for one batcher go as they are (a client returns a partition's
+		// messages together), without copying.
+		for len(ms) > 0 {
+			k := ms[0].Partition % len(outs)
+			n := 1
+			for n < len(ms) && ms[n].Partition%len(outs) == k {
+				n++
+			}
+			select {
+			case outs[k] <- fetched{msgs: ms[:n:n], loads: loads}:
+				ms = ms[n:]
+			case <-ctx.Done():
+				return nil // not committed: fetched again
+			}
 		}
 	}
 }
@@ -171,13 +206,15 @@ func (p *Pipeline) batch(ctx context.Context, shared *sharedIndex, in <-chan fet
 			if !ok {
 				return send()
 			}
-			full, err := b.add(ctx, &f)
-			if err != nil {
-				return err
-			}
-			if full {
-				if err := send(); err != nil {
+			for i := range f.msgs {
+				full, err := b.add(ctx, &f.msgs[i], f.loads)
+				if err != nil {
 					return err
+				}
+				if full {
+					if err := send(); err != nil {
+						return err
+					}
 				}
 			}
 		case now := <-tick.C:

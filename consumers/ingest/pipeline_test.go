@@ -46,13 +46,29 @@ type fakeFetcher struct {
 	fails int // CommitMessages fails this many times first
 }
 
-func (f *fakeFetcher) FetchMessage(ctx context.Context) (kafka.Message, error) {
+func (f *fakeFetcher) FetchMessages(ctx context.Context) ([]kafka.Message, error) {
+	return receive(ctx, f.msgs)
+}
+
+// receive waits for a message on msgs and returns it with up to 15 more that are there already,
+// as a fetch returns what the client has buffered.
+func receive(ctx context.Context, msgs <-chan kafka.Message) ([]kafka.Message, error) {
+	var out []kafka.Message
 	select {
-	case m := <-f.msgs:
-		return m, nil
+	case m := <-msgs:
+		out = append(out, m)
 	case <-ctx.Done():
-		return kafka.Message{}, ctx.Err()
+		return nil, ctx.Err()
 	}
+	for len(out) < 16 {
+		select {
+		case m := <-msgs:
+			out = append(out, m)
+		default:
+			return out, nil
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeFetcher) CommitMessages(_ context.Context, msgs ...kafka.Message) error {
@@ -164,7 +180,7 @@ func TestBatcherCuts(t *testing.T) {
 	ctx := context.Background()
 	f := func(i int, wantFull bool) {
 		t.Helper()
-		if got, err := b.add(ctx, &fetched{m: msgs[i]}); err != nil || got != wantFull {
+		if got, err := b.add(ctx, &msgs[i], 0); err != nil || got != wantFull {
 			t.Fatalf("add #%d: full=%v, %v; want %v", i, got, err, wantFull)
 		}
 	}
@@ -239,8 +255,6 @@ type commitLog struct {
 	top map[int]int64
 }
 
-func (c *commitLog) FetchMessage(context.Context) (kafka.Message, error) { panic("not used") }
-
 func (c *commitLog) CommitMessages(_ context.Context, msgs ...kafka.Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -258,13 +272,8 @@ type chanFetcher struct {
 	msgs chan kafka.Message
 }
 
-func (f chanFetcher) FetchMessage(ctx context.Context) (kafka.Message, error) {
-	select {
-	case m := <-f.msgs:
-		return m, nil
-	case <-ctx.Done():
-		return kafka.Message{}, ctx.Err()
-	}
+func (f chanFetcher) FetchMessages(ctx context.Context) ([]kafka.Message, error) {
+	return receive(ctx, f.msgs)
 }
 
 // Four decoders over eight partitions, every event sent twice, the copy through another

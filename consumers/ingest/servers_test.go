@@ -127,7 +127,10 @@ func startPipeline(t *testing.T, brokers []string, topic, dlq, group string, ch 
 	wrap func(blockWriter) blockWriter, opts ...func(*Config)) *running {
 	t.Helper()
 	logger := testLogger(t)
-	r := NewReader(brokers, group, topic, logger)
+	r, err := NewGroupReader(brokers, group, topic, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
 	w := NewDLQWriter(brokers, dlq, logger)
 	sink := NewSink(conn, ch.Database)
 	var store blockWriter = sink

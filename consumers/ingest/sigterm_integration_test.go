@@ -13,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestConsumerBinaryDrainsOnSIGTERM runs the real spacepulse-consumer with
@@ -49,14 +50,22 @@ func TestConsumerBinaryDrainsOnSIGTERM(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	// Wait until the consumer owns the partitions, then give it time to fetch.
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	// (kafka-go's DescribeGroups lists no member of a group using kgo's cooperative-sticky
+	// balancer: it cannot decode the member metadata. kmsg can.)
+	admin, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
 	waitFor(t, "the consumer to join its group", func() (bool, string) {
-		res, err := client.DescribeGroups(context.Background(), &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+		req := kmsg.NewPtrDescribeGroupsRequest()
+		req.Groups = []string{group}
+		res, err := req.RequestWith(context.Background(), admin)
 		if err != nil || len(res.Groups) == 0 {
 			return false, describe("%v", err)
 		}
 		g := res.Groups[0]
-		return g.GroupState == "Stable" && len(g.Members) == 1, describe("state %s, %d members", g.GroupState, len(g.Members))
+		return g.State == "Stable" && len(g.Members) == 1, describe("state %s, %d members", g.State, len(g.Members))
 	})
 	time.Sleep(3 * time.Second)
 	// Nothing can land before SIGTERM: the batch neither fills nor ages.

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/segmentio/kafka-go"
 	"gopkg.in/yaml.v3"
 
 	"github.com/spacepulse/spacepulse/consumers/ingest"
@@ -29,7 +28,7 @@ var overTime = regexp.MustCompile(`\b(rate|irate|increase)\(\s*$`)
 
 type fakeLag struct{}
 
-func (fakeLag) Stats() kafka.ReaderStats { return kafka.ReaderStats{} }
+func (fakeLag) Lag() int64 { return 0 }
 
 // consumerMetrics is what the consumer serves on -metrics-addr: name -> type
 // (COUNTER, GAUGE), from RegisterMetrics on a fresh registry (with a reader,
