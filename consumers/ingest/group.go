@@ -58,6 +58,7 @@ func NewGroupReader(brokers []string, group, topic string, logger *slog.Logger, 
 		kgo.FetchMaxWait(250 * time.Millisecond),
 		kgo.FetchMaxPartitionBytes(256 << 10),
 		kgo.FetchMaxBytes(2 << 20),
+		kgo.DisableFetchSessions(),
 		kgo.WithLogger(kgoLogger{logger}),
 	}
 	r := &GroupReader{poll: DefaultPollRecords, logger: logger, lag: map[topicPartition]int64{}}
