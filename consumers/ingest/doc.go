@@ -32,8 +32,8 @@
 //   - When a partition is seen for the first time or not where it left off
 //     (it was assigned to this consumer, or reassigned after a rebalance),
 //     the index loads from ClickHouse every event stored in its window
-//     (warehouse.LandedSince), unless a load started after that message was
-//     fetched. That is how a redelivery after another member crashed between
+//     (warehouse.LandedSince), unless a load started after the partition was
+//     assigned (the group reader counts its assignments; see Pipeline.fetch). That is how a redelivery after another member crashed between
 //     its insert and its commit, or a producer retry of what it landed, is
 //     recognised. A load reads the ts and event_id columns of the month
 //     partitions from the window on (events is sorted by space first): here
@@ -83,7 +83,15 @@
 //
 // # Flow and back-pressure
 //
-// Run starts a fetcher (Kafka → one bounded channel per decoder), Config.Decoders
+// The Kafka side is GroupReader: franz-go's kgo client in the consumer group,
+// auto-commit off, fetches of 256 KiB a partition and 2 MiB a request without
+// fetch sessions, so that every partition advances at about the same pace in
+// event time. That matters to the index: it covers the window before the
+// newest event of any partition, so a partition left far behind would have its
+// events looked up in ClickHouse one by one (see GroupReader).
+//
+// Run starts a fetcher (Kafka → one bounded channel per decoder, fed runs of a
+// fetch's messages without copying), Config.Decoders
 // batchers (decode, validate, keep copies out, append; each cuts its own batches
 // on rows, bytes or age) and a writer (the three steps above), plus the progress
 // reporter and the copy sweep when configured. A batcher gets the messages of
