@@ -72,9 +72,13 @@ func NewGroupReader(brokers []string, group, topic string, logger *slog.Logger, 
 		kgo.WithLogger(kgoLogger{logger}),
 	}
 	r := &GroupReader{poll: DefaultPollRecords, logger: logger, lag: map[topicPartition]int64{}}
-	opts = append(opts, kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
-		r.assigned.Add(1) // before the fetches of those partitions begin
-	}))
+	opts = append(opts,
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
+			r.assigned.Add(1) // before the fetches of those partitions begin
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, ps map[string][]int32) { r.forget(ps) }),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, ps map[string][]int32) { r.forget(ps) }),
+	)
 	cl, err := kgo.NewClient(append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka consumer group %s on %s: %w", group, topic, err)
@@ -186,6 +190,17 @@ func (r *GroupReader) Lag() int64 {
 		n += l
 	}
 	return n
+}
+
+// forget drops the lag of partitions no longer assigned to this reader.
+func (r *GroupReader) forget(ps map[string][]int32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for topic, parts := range ps {
+		for _, p := range parts {
+			delete(r.lag, topicPartition{topic, p})
+		}
+	}
 }
 
 // Close leaves the group and closes the client's connections.
