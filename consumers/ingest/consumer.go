@@ -197,7 +197,8 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 		defer stop()
 	}
 	logger.Info("consuming", slog.String("brokers", c.Brokers), slog.String("topic", cfg.Topic),
-		slog.String("group", c.Group), slog.String("clickhouse", c.ClickHouse.Addr))
+		slog.String("group", c.Group), slog.String("clickhouse", c.ClickHouse.Addr),
+		slog.String("clickhouse_compression", c.ClickHouse.WireCompression()))
 	err = p.Run(ctx)
 	s := p.Stats()
 	logger.Info("consumer stopped", slog.Int64("events", s.Events.Load()), slog.Int64("invalid", s.Invalid.Load()),

@@ -39,6 +39,33 @@ func TestValidate(t *testing.T) {
 	f(func(c *warehouse.Config) { c.ReadTimeout = -time.Second }, "-clickhouse-read-timeout")
 	f(func(c *warehouse.Config) { c.Compression = "gzip" }, "SPACEPULSE_CLICKHOUSE_COMPRESSION")
 	f(func(c *warehouse.Config) { c.Compression = "none" }, "")
+	f(func(c *warehouse.Config) { c.Compression = "auto" }, "")
+}
+
+// auto (the default) sends blocks uncompressed to a server on this machine and LZ4 to any
+// other; an explicit choice is kept whatever the address.
+func TestWireCompression(t *testing.T) {
+	f := func(compression, addr, want string) {
+		t.Helper()
+		c := warehouse.NewConfig()
+		if compression != "default" {
+			c.Compression = compression
+		}
+		c.Addr = addr
+		if got := c.WireCompression(); got != want {
+			t.Fatalf("Compression %q, Addr %s: %s, want %s", compression, addr, got, want)
+		}
+	}
+	f("default", "127.0.0.1:9000", "none")
+	f("auto", "127.0.0.2:9000", "none")
+	f("", "localhost:9000", "none")
+	f("auto", "[::1]:9000", "none")
+	f("auto", "clickhouse:9000", "lz4")
+	f("auto", "10.0.0.5:9000", "lz4")
+	f("auto", "[2001:db8::1]:9440", "lz4")
+	f("lz4", "127.0.0.1:9000", "lz4")
+	f("zstd", "127.0.0.1:9000", "zstd")
+	f("none", "clickhouse:9000", "none")
 }
 
 func TestBindFlags(t *testing.T) {
