@@ -96,6 +96,7 @@ func (r *GroupReader) Assignments() int64 { return r.assigned.Load() }
 // the messages' bytes are the caller's. A fetch error the client retries by itself (a broker
 // down, a leader moving) is logged and the call goes on with what did arrive.
 func (r *GroupReader) FetchMessages(ctx context.Context) ([]kafka.Message, error) {
+	backoff := 100 * time.Millisecond
 	for {
 		fs := r.cl.PollRecords(ctx, r.poll)
 		if fs.IsClientClosed() {
@@ -104,12 +105,22 @@ func (r *GroupReader) FetchMessages(ctx context.Context) ([]kafka.Message, error
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		failed := false
 		fs.EachError(func(topic string, partition int32, err error) {
+			failed = true
 			r.logger.Warn("kafka fetch failed; the client retries", slog.String("topic", topic),
 				slog.Int("partition", int(partition)), slog.Any("err", err))
 		})
 		if n := fs.NumRecords(); n > 0 {
 			return r.messages(fs, n), nil
+		}
+		if failed { // only errors: do not spin on one that comes back at once
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			backoff = min(2*backoff, 5*time.Second)
 		}
 	}
 }

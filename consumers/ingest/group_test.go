@@ -1,12 +1,17 @@
 package ingest
 
 import (
+	"context"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // A fetch of two partitions becomes messages in order, each with its own headers (one backing
@@ -56,5 +61,47 @@ func TestGroupReaderMessages(t *testing.T) {
 	r.forget(map[string][]int32{"t": {1}})
 	if got := r.Lag(); got != 3 {
 		t.Fatalf("Lag() after partition 1 was revoked = %d, want 3", got)
+	}
+}
+
+// A fetch that keeps failing (here every fetch answers UNKNOWN_SERVER_ERROR for the partition)
+// is logged and retried with a growing pause, not in a loop that spins on the answer.
+func TestGroupReaderBacksOffOnFetchErrors(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	var fetches atomic.Int64
+	cluster.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		fetches.Add(1)
+		freq := req.(*kmsg.FetchRequest)
+		resp := freq.ResponseKind().(*kmsg.FetchResponse)
+		for _, rt := range freq.Topics {
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, kerr.UnknownServerError.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	r, err := NewGroupReader(cluster.ListenAddrs(), "g", "t", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if ms, err := r.FetchMessages(ctx); err == nil || len(ms) != 0 {
+		t.Fatalf("FetchMessages = %d messages, %v; want none and the context's error", len(ms), err)
+	}
+	// 3 s of pauses from 100 ms doubling: 100+200+400+800+1600 ms, so at most about 6 polls.
+	if n := fetches.Load(); n == 0 || n > 12 {
+		t.Fatalf("%d failed fetches in 3 s: want a few (backing off), and at least one", n)
 	}
 }
