@@ -23,6 +23,12 @@
 -- in 3 hours (clickhouse-client, 18.16), sets against rows: 60 s buckets 1.0 s against 4.0 s;
 -- the whole window as one bucket 4.0 s against 2.4 s.
 --
+-- Users are told apart by cityHash64(user_id), not by the string (whose sets ClickHouse keys by
+-- its 128-bit SipHash): on the demo's night (6.27M attempts by 3.5M users) the minute sets take
+-- 0.33-0.39 s instead of 0.53-0.60 s, and the night as one bucket 0.58-0.63 s instead of
+-- 0.93-1.0 s. Two users of one bucket share a hash with probability about n^2 / 2^65 for n
+-- users (3e-7 for the 3.5M of that night, 3e-6 for 10M): then they count as one.
+--
 -- Parameters:
 --   @space         String    the space id
 --   @from          DateTime  first second of the window (inclusive)
@@ -51,22 +57,22 @@ FROM
     (
         SELECT
             toDateTime(intDiv(toUInt32(ts), @step) * @step, 'UTC') AS bucket,
-            user_id,
+            cityHash64(user_id) AS user,
             max(kind = 'join') AS joined,
             count() AS user_attempts
         FROM events
         WHERE space_id = @space AND ts >= @from
           AND ts <= if((toUInt32(@to) - toUInt32(@from)) / @step < 30, @to, toDateTime(0, 'UTC'))
           AND (kind = 'join' OR (kind = 'error' AND phase = 'join'))
-        GROUP BY bucket, user_id
+        GROUP BY bucket, user
     )
     GROUP BY bucket
     UNION ALL
     -- 30 buckets or more: a set of users per bucket
     SELECT
         toDateTime(intDiv(toUInt32(ts), @step) * @step, 'UTC') AS bucket,
-        toInt64(uniqExact(user_id)) AS n_users,
-        toInt64(uniqExact(user_id)) - toInt64(uniqExactIf(user_id, kind = 'join')) AS n_failed,
+        toInt64(uniqExact(cityHash64(user_id))) AS n_users,
+        toInt64(uniqExact(cityHash64(user_id))) - toInt64(uniqExactIf(cityHash64(user_id), kind = 'join')) AS n_failed,
         toInt64(count()) AS n_attempts
     FROM events
     WHERE space_id = @space AND ts >= @from
