@@ -28,8 +28,10 @@ const DefaultPollRecords = 4096
 //
 // Balancing: cooperative-sticky (a rebalance moves only the partitions that change owner; the
 // others keep fetching), with range as a fallback, so a group whose members are still on the
-// kafka-go consumer (range) downgrades to eager range balancing until they are gone instead of
-// refusing the new member. A (re)assigned partition resumes from its committed offset; the
+// kafka-go consumer (range) agrees on eager range balancing instead of refusing the new member.
+// kafka-go cannot read this member's metadata when it leads, so in such a group the kgo members
+// take every partition and the kafka-go ones idle until stopped; nothing is lost
+// (TestGroupReaderJoinsAKafkaGoGroup). A (re)assigned partition resumes from its committed offset; the
 // batcher sees it is not where it left off and reloads the landed-event index.
 type GroupReader struct {
 	cl     *kgo.Client
