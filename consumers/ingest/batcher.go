@@ -119,9 +119,8 @@ func newBatcher(cfg *Config, mem memory.Allocator, shared *sharedIndex, loads *a
 var noMinutes = [2]int64{math.MaxInt64, math.MinInt64}
 
 // add decodes m, fetched after loads index loads had started (see fetched), into the current
-// batch; it reports whether the
-// batch is full and must be cut. It fails only when ctx ends while the
-// index cannot be loaded.
+// batch; it reports whether the batch is full and must be cut. It fails only when ctx ends
+// while the index cannot be loaded.
 func (b *batcher) add(ctx context.Context, m *kafka.Message, loads int64) (bool, error) {
 	if b.n == 0 {
 		b.first = time.Now()

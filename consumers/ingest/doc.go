@@ -33,8 +33,9 @@
 //     (it was assigned to this consumer, or reassigned after a rebalance),
 //     the index loads from ClickHouse every event stored in its window
 //     (warehouse.LandedSince), unless a load started after the partition was
-//     assigned (the group reader counts its assignments; see Pipeline.fetch). That is how a redelivery after another member crashed between
-//     its insert and its commit, or a producer retry of what it landed, is
+//     assigned (the group reader counts its assignments; see Pipeline.fetch).
+//     That is how a redelivery after another member crashed between its
+//     insert and its commit, or a producer retry of what it landed, is
 //     recognised. A load reads the ts and event_id columns of the month
 //     partitions from the window on (events is sorted by space first): here
 //     the server reads the whole night's 9M in 0.19 s (clickhouse-client,
@@ -91,19 +92,18 @@
 // events looked up in ClickHouse one by one (see GroupReader).
 //
 // Run starts a fetcher (Kafka → one bounded channel per decoder, fed runs of a
-// fetch's messages without copying), Config.Decoders
-// batchers (decode, validate, keep copies out, append; each cuts its own batches
-// on rows, bytes or age) and a writer (the three steps above), plus the progress
-// reporter and the copy sweep when configured. A batcher gets the messages of
-// partition modulo Decoders, so each partition stays in order; decoding, the
-// dearest step, runs in parallel, while every batcher checks the one
-// landed-event index under its lock (a copy can come through any partition).
-// Batches are queued for the writer in one sequence (sharedIndex.send), so
-// "the writer landed batch n" means every batch before it landed too, which is
-// what lets the index give up a minute. Channels are bounded, so a slow or
-// unavailable ClickHouse stops the fetch
-// instead of growing memory. When the context is cancelled the fetcher stops,
-// the batchers cut what they hold and the writer drains the queue on a context
-// detached from the cancellation with Config.DrainTimeout; a batch that cannot
-// be written by then is left uncommitted, to be fetched again.
+// fetch's messages without copying), Config.Decoders batchers (decode,
+// validate, keep copies out, append; each cuts its own batches on rows, bytes
+// or age) and a writer (the three steps above), plus the progress reporter and
+// the copy sweep when configured. A batcher gets the messages of partition
+// modulo Decoders, so each partition stays in order; decoding, the dearest
+// step, runs in parallel, while every batcher checks the one landed-event index
+// under its lock (a copy can come through any partition). Batches are queued
+// for the writer in one sequence (sharedIndex.send), so "the writer landed
+// batch n" means every batch before it landed too, which is what lets the index
+// give up a minute. Channels are bounded, so a slow or unavailable ClickHouse
+// stops the fetch instead of growing memory. When the context is cancelled the
+// fetcher stops, the batchers cut what they hold and the writer drains the
+// queue on a context detached from the cancellation with Config.DrainTimeout; a
+// batch that cannot be written by then is left uncommitted, to be fetched again.
 package ingest
