@@ -35,7 +35,6 @@ const DefaultPollRecords = 4096
 // batcher sees it is not where it left off and reloads the landed-event index.
 type GroupReader struct {
 	cl     *kgo.Client
-	poll   int
 	logger *slog.Logger
 
 	assigned atomic.Int64 // partition assignments so far (Assignments)
@@ -48,7 +47,7 @@ var _ fetcher = (*GroupReader)(nil)
 var _ lagger = (*GroupReader)(nil)
 
 // NewGroupReader returns a GroupReader of group on topic. extra options are appended to the
-// defaults (tests use them to shorten timeouts).
+// defaults and override them (tests use them to scale the fetch sizes down).
 func NewGroupReader(brokers []string, group, topic string, logger *slog.Logger, extra ...kgo.Opt) (*GroupReader, error) {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
@@ -73,7 +72,7 @@ func NewGroupReader(brokers []string, group, topic string, logger *slog.Logger, 
 		kgo.DisableFetchSessions(),
 		kgo.WithLogger(kgoLogger{logger}),
 	}
-	r := &GroupReader{poll: DefaultPollRecords, logger: logger, lag: map[topicPartition]int64{}}
+	r := &GroupReader{logger: logger, lag: map[topicPartition]int64{}}
 	opts = append(opts,
 		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
 			r.assigned.Add(1) // before the fetches of those partitions begin
@@ -100,7 +99,7 @@ func (r *GroupReader) Assignments() int64 { return r.assigned.Load() }
 func (r *GroupReader) FetchMessages(ctx context.Context) ([]kafka.Message, error) {
 	backoff := 100 * time.Millisecond
 	for {
-		fs := r.cl.PollRecords(ctx, r.poll)
+		fs := r.cl.PollRecords(ctx, DefaultPollRecords)
 		if fs.IsClientClosed() {
 			return nil, errors.New("kafka client closed")
 		}

@@ -47,6 +47,32 @@ func curveOf(evs []schemas.Event, from, to time.Time) []int64 {
 	return out
 }
 
+// usersOf is the brute-force per-user figures of evs per minute of [from, to] (the
+// UserFailureRate buckets of 60 s), by the minute's unix second: users with an attempt, and of
+// them those with no join in the minute.
+func usersOf(evs []schemas.Event, from, to time.Time) map[int64][2]int64 {
+	attempted, joined := map[int64]map[string]bool{}, map[int64]map[string]bool{}
+	for _, e := range evs {
+		sec := floorDiv(e.TS, 1000)
+		if sec < from.Unix() || sec > to.Unix() || !(e.Kind == schemas.KindJoin || e.Kind == schemas.KindError && e.Phase == schemas.PhaseJoin) {
+			continue
+		}
+		m := sec / 60 * 60
+		if attempted[m] == nil {
+			attempted[m], joined[m] = map[string]bool{}, map[string]bool{}
+		}
+		attempted[m][e.UserID] = true
+		if e.Kind == schemas.KindJoin {
+			joined[m][e.UserID] = true
+		}
+	}
+	out := map[int64][2]int64{}
+	for m, us := range attempted {
+		out[m] = [2]int64{int64(len(us)), int64(len(us) - len(joined[m]))}
+	}
+	return out
+}
+
 // attemptsOf is the brute-force join attempts and technical failures of evs per minute of
 // [from, to] (the FailureRate buckets).
 func attemptsOf(evs []schemas.Event, from, to time.Time) (attempts, technical []int64) {
@@ -131,6 +157,7 @@ func TestFiguresExactWhileLive(t *testing.T) {
 	fromA, toA := start.Add(-time.Minute), start.Add(6*time.Minute)
 	wantCurveA := curveOf(landed, fromA, toA)
 	wantAttA, wantTechA := attemptsOf(landed, fromA, toA)
+	wantUsersA := usersOf(landed, fromA, toA)
 	wantLatA := latencyByMinute(landed)
 	fromB, toB := start.Add(-2*time.Hour-time.Minute), start.Add(6*time.Minute)
 	finalB := curveOf(late, fromB, toB)
@@ -199,6 +226,18 @@ func TestFiguresExactWhileLive(t *testing.T) {
 				t.Fatalf("answer %d: room A minute %s: %d attempts, %d technical; brute force %d, %d",
 					answers, b.Start.Format(time.TimeOnly), b.Attempts, b.TechnicalFailures, wantAttA[i], wantTechA[i])
 			}
+		}
+		users, err := warehouse.UserFailureRate(ctx, conn, spaceA, fromA, toA, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotUsers := map[int64][2]int64{}
+		for i, tm := range users.Time {
+			gotUsers[tm.Unix()] = [2]int64{users.Users[i], users.TechnicalFailures[i]}
+		}
+		if !maps.Equal(gotUsers, wantUsersA) {
+			t.Fatalf("answer %d: room A users attempting and failed per minute differ from brute force (copies sent so far: %d):\n got %.300v\nwant %.300v",
+				answers, copies.Load(), gotUsers, wantUsersA)
 		}
 		if got := latencyAnswer(t, conn, spaceA, fromA, toA); !maps.Equal(got, wantLatA) {
 			t.Fatalf("answer %d: room A join latency per minute differs from brute force (copies sent so far: %d):\n got %.300v\nwant %.300v",

@@ -17,22 +17,16 @@ import (
 // fetcher is the part of a consumer-group client the pipeline uses (GroupReader).
 // FetchMessages blocks until it has messages (in order within each partition; the slice is
 // the caller's) and does not commit; CommitMessages commits, for each partition of msgs, the
-// offset after its highest message, once the write is done.
+// offset after its highest message, once the write is done; Assignments is how many times
+// partitions were assigned to it, counted before the fetches of those partitions begin.
 type fetcher interface {
 	FetchMessages(ctx context.Context) ([]kafka.Message, error)
 	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
+	Assignments() int64
 }
 
 // fetchedRuns is how many runs of fetched messages wait for each batcher (see fetch).
 const fetchedRuns = 8
-
-// assigner is what a fetcher may also tell: how many times partitions were assigned to it,
-// counted before the fetches of those partitions begin (GroupReader).
-type assigner interface {
-	Assignments() int64
-}
-
-var _ assigner = (*GroupReader)(nil)
 
 // blockWriter lands one Arrow record batch in the store. again is true when
 // an earlier call for rec failed: some of its rows may have landed then (a
@@ -145,12 +139,10 @@ func (p *Pipeline) fetch(ctx context.Context, outs []chan fetched) error {
 			close(out)
 		}
 	}()
-	// Each message carries the index loads started before a moment after its partition was
-	// assigned: the fetch itself, or, when the fetcher counts its assignments, the first fetch
-	// after the latest one. The latter does not make a batcher reload the index for every
-	// partition it first sees in a later fetch (a client fetches partitions gradually), which
-	// would read everything landed since the start again each time.
-	asg, counts := p.src.(assigner)
+	// Each message carries the index loads started before the first fetch after the latest
+	// assignment, a moment after its partition was assigned. Taking them at each fetch instead
+	// would make a batcher reload the index for every partition it first sees in a later fetch
+	// (a client fetches partitions gradually), reading everything landed since the start again.
 	assignments, loads := int64(-1), int64(0)
 	for {
 		ms, err := p.src.FetchMessages(ctx)
@@ -160,9 +152,7 @@ func (p *Pipeline) fetch(ctx context.Context, outs []chan fetched) error {
 			}
 			return fmt.Errorf("fetch from kafka: %w", err)
 		}
-		if !counts {
-			loads = p.loads.Load()
-		} else if a := asg.Assignments(); a != assignments {
+		if a := p.src.Assignments(); a != assignments {
 			assignments, loads = a, p.loads.Load()
 		}
 		// Runs of messages for one batcher go as they are (a client returns a partition's
