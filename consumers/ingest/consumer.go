@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,16 +15,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/segmentio/kafka-go"
-	"github.com/segmentio/kafka-go/compress"
 
+	"github.com/spacepulse/spacepulse/schemas/endpoint"
 	"github.com/spacepulse/spacepulse/sql/warehouse"
 )
 
 // ConsumerConfig is everything spacepulse-consumer needs: Kafka, ClickHouse
 // and the pipeline settings.
 type ConsumerConfig struct {
-	Brokers string // comma-separated host:port list
-	Group   string
+	Kafka endpoint.Kafka
+	Group string
 	// Migrate applies the sql/ migrations before consuming (default off: run spacepulse-migrate,
 	// once, from one process; the consumer then only checks the schema version).
 	Migrate bool
@@ -42,34 +41,10 @@ const (
 	DefaultGroup   = "spacepulse-consumer"
 )
 
-// BindFlags registers the consumer's flags on fs. Environment equivalents
-// (SPACEPULSE_KAFKA_BROKERS, …) are applied by the caller's parser.
-func (c *ConsumerConfig) BindFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Brokers, "kafka-brokers", DefaultBrokers, "Kafka bootstrap brokers, comma-separated host:port")
-	fs.StringVar(&c.Pipeline.Topic, "kafka-topic", DefaultTopic, "topic to consume")
-	fs.StringVar(&c.Group, "kafka-group", DefaultGroup, "consumer group id")
-	fs.StringVar(&c.Pipeline.DLQTopic, "dlq-topic", DefaultDLQTopic, "dead-letter topic for invalid events")
-	fs.IntVar(&c.Pipeline.BatchRows, "batch-rows", DefaultBatchRows, "cut a batch at this many events")
-	fs.IntVar(&c.Pipeline.BatchBytes, "batch-bytes", DefaultBatchBytes, "cut a batch at this many bytes of Kafka values")
-	fs.DurationVar(&c.Pipeline.BatchAge, "batch-age", DefaultBatchAge, "cut a non-empty batch this long after its first event")
-	fs.DurationVar(&c.Pipeline.DrainTimeout, "drain-timeout", 30*time.Second, "how long the final flush and commit may take on shutdown")
-	fs.BoolVar(&c.Migrate, "migrate", false, "apply the ClickHouse migrations at start (for one consumer on one machine; otherwise run spacepulse-migrate once)")
-	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464; empty: off)")
-	fs.DurationVar(&c.Pipeline.DedupWindow, "dedup-window", DefaultDedupWindow,
-		"event time before the newest event whose ids the consumer holds in memory to keep copies out; older events are looked up in ClickHouse")
-	fs.IntVar(&c.Pipeline.DedupMaxIDs, "dedup-max-ids", DefaultDedupMaxIDs,
-		"most event ids held in memory (about 30 bytes each); past it the oldest minutes are looked up in ClickHouse instead")
-	fs.IntVar(&c.Pipeline.Decoders, "decoders", 0,
-		"batchers decoding in parallel, each for a share of the partitions (0: GOMAXPROCS, at most 4)")
-	fs.DurationVar(&c.Pipeline.SweepInterval, "sweep-interval", DefaultSweepInterval,
-		"how often the minutes this consumer landed are checked for copies another member of the group landed too (a copy is counted twice for about this long)")
-	c.ClickHouse.BindFlags(fs)
-}
-
 // Validate reports the first wrong setting in one line naming the flag and
 // its environment variable.
 func (c *ConsumerConfig) Validate() error {
-	if _, err := brokerList(c.Brokers); err != nil {
+	if err := c.Kafka.Validate(); err != nil {
 		return err
 	}
 	if c.MetricsAddr != "" {
@@ -97,47 +72,13 @@ func (c *ConsumerConfig) Validate() error {
 	return c.ClickHouse.Validate()
 }
 
-func brokerList(s string) ([]string, error) {
-	var out []string
-	for _, b := range strings.Split(s, ",") {
-		b = strings.TrimSpace(b)
-		if b == "" {
-			continue
-		}
-		if _, _, err := net.SplitHostPort(b); err != nil {
-			return nil, fmt.Errorf("-kafka-brokers %q: %q is not host:port (SPACEPULSE_KAFKA_BROKERS)", s, b)
-		}
-		out = append(out, b)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("-kafka-brokers is empty: give host:port of at least one broker (SPACEPULSE_KAFKA_BROKERS)")
-	}
-	return out, nil
-}
-
-// NewDLQWriter returns the dead-letter writer: acks from all in-sync
-// replicas, synchronous, LZ4, topic created if the broker allows it.
-func NewDLQWriter(brokers []string, topic string, logger *slog.Logger) *kafka.Writer {
-	return &kafka.Writer{
-		Addr:                   kafka.TCP(brokers...),
-		Topic:                  topic,
-		Balancer:               &kafka.Hash{},
-		RequiredAcks:           kafka.RequireAll,
-		BatchSize:              10_000,
-		BatchBytes:             16 << 20,
-		BatchTimeout:           10 * time.Millisecond,
-		Compression:            compress.Lz4,
-		MaxAttempts:            5,
-		AllowAutoTopicCreation: true,
-		Logger:                 kafkaLogger(logger, slog.LevelDebug),
-		ErrorLogger:            kafkaLogger(logger, slog.LevelWarn),
-	}
-}
-
 // RunConsumer connects to ClickHouse (applying migrations when asked) and
 // Kafka, and runs the pipeline until ctx is cancelled.
 func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) error {
-	brokers, err := brokerList(c.Brokers)
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	kopts, err := KafkaOpts(c.Kafka)
 	if err != nil {
 		return err
 	}
@@ -165,21 +106,38 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 	var conn driver.Conn
 	connectCfg := Config{Logger: logger}
 	connectCfg.setDefaults()
-	err = retryUntil(ctx, &connectCfg, "connect to clickhouse", func(ctx context.Context) error {
+	// Settings the server refuses (a certificate, a password) end the wait: retrying cannot help.
+	var refused error
+	cctx, cancel := context.WithCancel(ctx)
+	err = retryUntil(cctx, &connectCfg, "connect to clickhouse", func(ctx context.Context) error {
 		var err error
 		conn, err = open(ctx, c.ClickHouse, logger)
+		if errors.Is(err, endpoint.ErrRefused) {
+			refused = err
+			cancel()
+		}
 		return err
 	}, func() {})
+	cancel()
+	if refused != nil {
+		return refused
+	}
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	r, err := NewGroupReader(brokers, c.Group, c.Pipeline.Topic, logger)
+	r, err := NewGroupReader(c.Kafka.Brokers, c.Group, c.Pipeline.Topic, logger, kopts...)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	w := NewDLQWriter(brokers, c.Pipeline.DLQTopic, logger)
+	if err := waitForKafka(ctx, c.Kafka, r.Ping, logger); err != nil {
+		return err
+	}
+	w := NewDLQWriter(c.Kafka.Brokers, c.Pipeline.DLQTopic, logger)
+	if w.Transport, err = KafkaGoTransport(c.Kafka); err != nil {
+		return err
+	}
 	defer w.Close()
 	cfg := c.Pipeline
 	cfg.Logger = logger
@@ -196,8 +154,9 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 		}
 		defer stop()
 	}
-	logger.Info("consuming", slog.String("brokers", c.Brokers), slog.String("topic", cfg.Topic),
-		slog.String("group", c.Group), slog.String("clickhouse", c.ClickHouse.Addr),
+	logger.Info("consuming", slog.String("brokers", strings.Join(c.Kafka.Brokers, ",")), slog.Bool("kafka_tls", c.Kafka.TLS.On()),
+		slog.String("kafka_sasl", c.Kafka.SASL.Mechanism), slog.String("topic", cfg.Topic),
+		slog.String("group", c.Group), slog.String("clickhouse", c.ClickHouse.Addr), slog.Bool("clickhouse_tls", c.ClickHouse.TLS.On()),
 		slog.String("clickhouse_compression", c.ClickHouse.WireCompression()))
 	err = p.Run(ctx)
 	s := p.Stats()

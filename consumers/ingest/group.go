@@ -253,3 +253,7 @@ func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 	}
 	k.l.Log(context.Background(), l, "kafka client: "+msg, keyvals...)
 }
+
+// Ping returns nil once a broker answers (with this reader's TLS and SASL), or the error of
+// the last broker tried.
+func (r *GroupReader) Ping(ctx context.Context) error { return r.cl.Ping(ctx) }

@@ -10,6 +10,7 @@ package producer
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/compress"
+	"github.com/segmentio/kafka-go/sasl"
 
 	"github.com/spacepulse/spacepulse/schemas"
 )
@@ -82,9 +84,15 @@ type Config struct {
 	// Logger receives the producer's logs (default slog.Default()).
 	Logger *slog.Logger
 
+	// TLS, when set, connects to the brokers over TLS (their SSL or SASL_SSL listener).
+	TLS *tls.Config
+	// SASL, when set, authenticates with this mechanism (kafka-go's sasl/plain or sasl/scram;
+	// endpoint.SASL.KafkaGoSASL builds it from a mechanism name, a user and a password).
+	SASL sasl.Mechanism
+
 	// Balancer overrides the partitioner (default Murmur2 on the key).
 	Balancer kafka.Balancer
-	// Transport overrides kafka-go's transport (tests).
+	// Transport overrides kafka-go's transport (tests); TLS and SASL then go unused.
 	Transport kafka.RoundTripper
 }
 
@@ -151,7 +159,7 @@ func New(cfg Config) (*Producer, error) {
 		// A transport of its own: kafka-go's shared default caches topic metadata for the
 		// process, so a second producer to a topic created since then got "Unknown Topic Or
 		// Partition" until the cache expired.
-		tr := &kafka.Transport{}
+		tr := &kafka.Transport{TLS: cfg.TLS, SASL: cfg.SASL}
 		cfg.Transport, p.ownTransport = tr, tr
 	}
 	p.w = &kafka.Writer{
@@ -175,6 +183,17 @@ func New(cfg Config) (*Producer, error) {
 		go p.flusher()
 	}
 	return p, nil
+}
+
+// Ping asks the brokers for the topic's metadata: nil once they answer, else the error
+// (unreachable, or settings refused: a certificate, a password). Produce does not need it; a
+// service calls it at start to fail fast on a wrong setting instead of buffering events.
+func (p *Producer) Ping(ctx context.Context) error {
+	c := &kafka.Client{Addr: p.w.Addr, Transport: p.cfg.Transport}
+	if _, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.cfg.Topic}}); err != nil {
+		return fmt.Errorf("ask kafka %s for topic %s: %w", p.w.Addr, p.cfg.Topic, err)
+	}
+	return nil
 }
 
 // Message encodes ev as a Kafka message (key session_id, content-type

@@ -8,18 +8,19 @@ package warehouse
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"net"
-	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/spacepulse/spacepulse/schemas/endpoint"
 )
 
-// Defaults used by BindFlags when neither a flag nor its environment variable is set.
+// Defaults of Config (NewConfig).
 const (
 	DefaultAddr        = "127.0.0.1:9000"
 	DefaultDatabase    = "spacepulse"
@@ -28,41 +29,46 @@ const (
 	DefaultReadTimeout = 5 * time.Minute
 )
 
-// Environment variables read by BindFlags for the flags' defaults.
+// Environment variables of the ClickHouse settings, as package schemas/cli names them for the
+// flags of sql/warehouse/whflag; the test helpers (warehousetest) read them too.
 const (
 	EnvAddr     = "SPACEPULSE_CLICKHOUSE_ADDR"
 	EnvDatabase = "SPACEPULSE_CLICKHOUSE_DATABASE"
 	EnvUser     = "SPACEPULSE_CLICKHOUSE_USER"
 	EnvPassword = "SPACEPULSE_CLICKHOUSE_PASSWORD"
-	// EnvCompression names the native protocol's block compression: lz4 (default), zstd, none.
+	// EnvCompression names the native protocol's block compression: auto (default), lz4, zstd, none.
 	EnvCompression = "SPACEPULSE_CLICKHOUSE_COMPRESSION"
 )
 
 // Config says which ClickHouse server and database to use. The zero value is not usable: start
-// from NewConfig or BindFlags, then call Validate.
+// from NewConfig (binaries: whflag.Bind), then call Validate.
 type Config struct {
-	// Addr is the server's native-protocol address, host:port (default 127.0.0.1:9000).
+	// Addr is the server's native-protocol address, host:port (default 127.0.0.1:9000), or
+	// several, comma-separated: replicas of one shard tried in order, the next when one cannot
+	// be reached (failover, not load balancing).
 	Addr string
 	// Database holds the tables (default "spacepulse"); Migrate creates it.
 	Database string
 	// User and Password authenticate (default user "default", empty password).
 	User     string
 	Password string
+	// TLS, when on, connects over TLS (the server's secure native port, 9440 by convention).
+	TLS endpoint.TLS
 	// DialTimeout bounds connecting and the handshake (default 5s).
 	DialTimeout time.Duration
 	// ReadTimeout bounds waiting for a query's next block from the server (default 5m).
 	ReadTimeout time.Duration
 	// MaxOpenConns caps the pool (default 0: clickhouse-go's default, MaxIdleConns + 5).
 	MaxOpenConns int
-	// Compression of the blocks sent and received: "auto" (default, also ""): none when Addr
-	// is a loopback address (127.0.0.0/8, ::1, localhost), lz4 otherwise; "lz4" (a quarter of
-	// the bytes on the wire for the events table, for 0.24–0.41 µs an event of consumer CPU in
-	// `make bench`, 2026-12-07), "zstd" (smaller, dearer) or "none" (a server on the same
-	// machine or LAN, where the CPU costs more than the bytes).
+	// Compression of the blocks sent and received: "auto" (default, also ""): none when every
+	// address is a loopback address (127.0.0.0/8, ::1, localhost), lz4 otherwise; "lz4" (a
+	// quarter of the bytes on the wire for the events table, for 0.24–0.41 µs an event of
+	// consumer CPU in `make bench`, 2026-12-07), "zstd" (smaller, dearer) or "none" (a server on
+	// the same machine or LAN, where the CPU costs more than the bytes).
 	Compression string
 }
 
-// NewConfig returns a Config with the defaults, ignoring the environment.
+// NewConfig returns a Config with the defaults.
 func NewConfig() Config {
 	return Config{
 		Addr:        DefaultAddr,
@@ -74,33 +80,15 @@ func NewConfig() Config {
 	}
 }
 
-// BindFlags sets c to the defaults, overridden by the SPACEPULSE_CLICKHOUSE_* environment
-// variables, and registers -clickhouse-addr, -clickhouse-database, -clickhouse-user,
-// -clickhouse-password, -clickhouse-dial-timeout and -clickhouse-read-timeout on fs (never on the
-// global FlagSet) to override those once fs is parsed.
-func (c *Config) BindFlags(fs *flag.FlagSet) {
-	*c = NewConfig()
-	fs.StringVar(&c.Addr, "clickhouse-addr", envOr(EnvAddr, c.Addr),
-		"ClickHouse native-protocol address host:port (env "+EnvAddr+")")
-	fs.StringVar(&c.Database, "clickhouse-database", envOr(EnvDatabase, c.Database),
-		"ClickHouse database (env "+EnvDatabase+")")
-	fs.StringVar(&c.User, "clickhouse-user", envOr(EnvUser, c.User),
-		"ClickHouse user (env "+EnvUser+")")
-	fs.StringVar(&c.Password, "clickhouse-password", envOr(EnvPassword, c.Password),
-		"ClickHouse password (env "+EnvPassword+")")
-	fs.StringVar(&c.Compression, "clickhouse-compression", envOr(EnvCompression, c.Compression),
-		"block compression on the wire: auto (none for a loopback address, else lz4), lz4, zstd or none (env "+EnvCompression+")")
-	fs.DurationVar(&c.DialTimeout, "clickhouse-dial-timeout", c.DialTimeout,
-		"how long to wait for a ClickHouse connection")
-	fs.DurationVar(&c.ReadTimeout, "clickhouse-read-timeout", c.ReadTimeout,
-		"how long to wait for a ClickHouse reply")
-}
-
-func envOr(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
+// Addrs is Addr split at commas, blanks dropped.
+func (c *Config) Addrs() []string {
+	var out []string
+	for _, a := range strings.Split(c.Addr, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
 	}
-	return def
+	return out
 }
 
 // identRe is what Validate accepts as a database name: it is spliced into DDL, so no quoting
@@ -110,12 +98,21 @@ var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 // Validate reports the first setting that cannot work, as a one-line message that says what to
 // change (flag and environment variable).
 func (c *Config) Validate() error {
-	host, port, err := net.SplitHostPort(c.Addr)
-	if err != nil || host == "" {
-		return fmt.Errorf("-clickhouse-addr %q: want host:port (%s)", c.Addr, EnvAddr)
+	addrs := c.Addrs()
+	if len(addrs) == 0 {
+		return fmt.Errorf("-clickhouse-addr is empty: want host:port, such as 127.0.0.1:9000, or several comma-separated (%s)", EnvAddr)
 	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		return fmt.Errorf("-clickhouse-addr %q: want a port 1-65535 (%s)", c.Addr, EnvAddr)
+	for _, a := range addrs {
+		host, port, err := net.SplitHostPort(a)
+		if err != nil || host == "" {
+			return fmt.Errorf("-clickhouse-addr %q: want host:port, or several comma-separated (%s)", a, EnvAddr)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			return fmt.Errorf("-clickhouse-addr %q: want a port 1-65535 (%s)", a, EnvAddr)
+		}
+	}
+	if _, err := c.TLS.Config("clickhouse"); err != nil {
+		return err
 	}
 	if err := ValidateDatabase(c.Database); err != nil {
 		return fmt.Errorf("-clickhouse-database %q: want letters, digits and _, not starting with a digit, at most 64 (%s)", c.Database, EnvDatabase)
@@ -154,14 +151,16 @@ func ValidateDatabase(name string) error {
 func (c *Config) WireCompression() string {
 	switch c.Compression {
 	case "", "auto":
-		host, _, err := net.SplitHostPort(c.Addr)
-		if err != nil {
-			return "lz4"
+		for _, a := range c.Addrs() {
+			host, _, err := net.SplitHostPort(a)
+			if err != nil {
+				return "lz4"
+			}
+			if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+				return "lz4"
+			}
 		}
-		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
-			return "none"
-		}
-		return "lz4"
+		return "none"
 	}
 	return c.Compression
 }

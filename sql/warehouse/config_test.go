@@ -1,7 +1,6 @@
 package warehouse_test
 
 import (
-	"flag"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +24,10 @@ func TestValidate(t *testing.T) {
 	f(func(c *warehouse.Config) {}, "")
 	f(func(c *warehouse.Config) { c.Addr = "localhost:9440" }, "")
 	f(func(c *warehouse.Config) { c.Addr = "[::1]:9000" }, "")
-	f(func(c *warehouse.Config) { c.Addr = "x" }, `-clickhouse-addr "x": want host:port (SPACEPULSE_CLICKHOUSE_ADDR)`)
+	f(func(c *warehouse.Config) { c.Addr = "x" }, `-clickhouse-addr "x": want host:port, or several comma-separated (SPACEPULSE_CLICKHOUSE_ADDR)`)
+	f(func(c *warehouse.Config) { c.Addr = "a:9440,b:9440" }, "")
+	f(func(c *warehouse.Config) { c.Addr = " , " }, "-clickhouse-addr is empty")
+	f(func(c *warehouse.Config) { c.TLS.CAFile = "/no/such/ca.pem" }, "-clickhouse-tls-ca-file")
 	f(func(c *warehouse.Config) { c.Addr = ":9000" }, "want host:port")
 	f(func(c *warehouse.Config) { c.Addr = "h:0" }, "want a port 1-65535")
 	f(func(c *warehouse.Config) { c.Addr = "h:http" }, "want a port 1-65535")
@@ -66,34 +68,6 @@ func TestWireCompression(t *testing.T) {
 	f("lz4", "127.0.0.1:9000", "lz4")
 	f("zstd", "127.0.0.1:9000", "zstd")
 	f("none", "clickhouse:9000", "none")
-}
-
-func TestBindFlags(t *testing.T) {
-	f := func(env map[string]string, args []string, want warehouse.Config) {
-		t.Helper()
-		for _, k := range []string{warehouse.EnvAddr, warehouse.EnvDatabase, warehouse.EnvUser, warehouse.EnvPassword} {
-			t.Setenv(k, env[k])
-		}
-		fs := flag.NewFlagSet("test", flag.ContinueOnError)
-		var c warehouse.Config
-		c.BindFlags(fs)
-		if err := fs.Parse(args); err != nil {
-			t.Fatalf("parse %v: %v", args, err)
-		}
-		if c != want {
-			t.Fatalf("env %v args %v: %+v, want %+v", env, args, c, want)
-		}
-	}
-	def := warehouse.NewConfig()
-	f(nil, nil, def)
-	fromEnv := def
-	fromEnv.Addr, fromEnv.Database, fromEnv.User, fromEnv.Password = "ch:9001", "sp2", "bob", "pw"
-	f(map[string]string{warehouse.EnvAddr: "ch:9001", warehouse.EnvDatabase: "sp2", warehouse.EnvUser: "bob", warehouse.EnvPassword: "pw"}, nil, fromEnv)
-	fromFlags := fromEnv
-	fromFlags.Addr, fromFlags.DialTimeout = "other:9000", time.Second
-	f(map[string]string{warehouse.EnvAddr: "ch:9001", warehouse.EnvDatabase: "sp2", warehouse.EnvUser: "bob", warehouse.EnvPassword: "pw"},
-		[]string{"-clickhouse-addr", "other:9000", "-clickhouse-dial-timeout", "1s"}, fromFlags)
-	if flag.CommandLine.Lookup("clickhouse-addr") != nil {
-		t.Fatalf("BindFlags registered a global flag")
-	}
+	f("auto", "127.0.0.1:9000,127.0.0.1:9001", "none")
+	f("auto", "127.0.0.1:9000,ch2:9000", "lz4")
 }

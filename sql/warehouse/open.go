@@ -2,12 +2,15 @@ package warehouse
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/spacepulse/spacepulse/schemas/endpoint"
 )
 
 // ErrNoDatabase is returned by Open when the configured database does not exist yet.
@@ -21,12 +24,21 @@ type Querier interface {
 
 var _ Querier = (driver.Conn)(nil)
 
-// Open connects to cfg's server over the native protocol with cfg's compression, bound to
-// cfg.Database (unqualified table names in queries refer to it), logging through logger (nil: no
-// logs), and pings it. An invalid cfg fails with Validate's message; a database that does not
-// exist yet fails with ErrNoDatabase (Setup creates it). The caller closes the connection.
+// Open connects to cfg's servers over the native protocol (TLS when cfg.TLS is on) with cfg's
+// compression, bound to cfg.Database (unqualified table names in queries refer to it), logging
+// through logger (nil: no logs), and pings it. Several addresses are tried in order, the next
+// when one cannot be reached. An invalid cfg fails with Validate's message; a database that does
+// not exist yet fails with ErrNoDatabase (Setup creates it); settings the server refuses (an
+// untrusted certificate, a wrong password) fail with an endpoint.ErrRefused error that names the
+// flag to change. The caller closes the connection.
 func Open(ctx context.Context, cfg Config, logger *slog.Logger) (driver.Conn, error) {
-	conn, err := open(ctx, cfg, cfg.Database, logger)
+	return OpenTLS(ctx, cfg, nil, logger)
+}
+
+// OpenTLS is Open with a TLS configuration built by the caller (the Grafana plugin, whose
+// settings carry their own); nil uses cfg.TLS.
+func OpenTLS(ctx context.Context, cfg Config, tlsConfig *tls.Config, logger *slog.Logger) (driver.Conn, error) {
+	conn, err := open(ctx, cfg, cfg.Database, tlsConfig, logger)
 	if err != nil {
 		if exceptionCode(err) == codeUnknownDatabase {
 			return nil, fmt.Errorf("open clickhouse %s: %q: %w", cfg.Addr, cfg.Database, ErrNoDatabase)
@@ -37,11 +49,11 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (driver.Conn, er
 }
 
 // Setup brings cfg.Database to LatestVersion with Migrate (creating it if needed) and returns a
-// connection bound to it, as Open does, plus the versions it applied. For the consumer's start
-// and spacepulse-migrate.
+// connection bound to it, as Open does, plus the versions it applied. For spacepulse-migrate and
+// a consumer started with -migrate.
 func Setup(ctx context.Context, cfg Config, logger *slog.Logger) (conn driver.Conn, applied []int, err error) {
 	// The system database always exists, so this connection works before cfg.Database does.
-	admin, err := open(ctx, cfg, "system", logger)
+	admin, err := open(ctx, cfg, "system", nil, logger)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -56,22 +68,35 @@ func Setup(ctx context.Context, cfg Config, logger *slog.Logger) (conn driver.Co
 	return conn, applied, err
 }
 
-func open(ctx context.Context, cfg Config, database string, logger *slog.Logger) (driver.Conn, error) {
+// ClickHouse's codes for credentials it refuses.
+const (
+	codeUnknownUser          = 192
+	codeWrongPassword        = 193
+	codeRequiredPassword     = 194
+	codeAuthenticationFailed = 516
+)
+
+func open(ctx context.Context, cfg Config, database string, tlsConfig *tls.Config, logger *slog.Logger) (driver.Conn, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if tlsConfig == nil {
+		tlsConfig, _ = cfg.TLS.Config("clickhouse") // Validate checked it
 	}
 	if logger != nil {
 		logger = slog.New(quietHandler{logger.Handler()})
 	}
 	compression, _ := cfg.compression() // Validate checked it
 	opts := &clickhouse.Options{
-		Protocol: clickhouse.Native,
-		Addr:     []string{cfg.Addr},
+		Protocol:         clickhouse.Native,
+		Addr:             cfg.Addrs(),
+		ConnOpenStrategy: clickhouse.ConnOpenInOrder,
 		Auth: clickhouse.Auth{
 			Database: database,
 			Username: cfg.User,
 			Password: cfg.Password,
 		},
+		TLS:          tlsConfig,
 		Compression:  compression,
 		DialTimeout:  cfg.DialTimeout,
 		ReadTimeout:  cfg.ReadTimeout,
@@ -87,20 +112,33 @@ func open(ctx context.Context, cfg Config, database string, logger *slog.Logger)
 	}
 	if err := conn.Ping(ctx); err != nil {
 		_ = conn.Close() // the ping error is the one to report
+		what := "clickhouse " + cfg.Addr
+		if r := endpoint.Refused(what, "clickhouse", err); r != nil {
+			return nil, r
+		}
+		switch exceptionCode(err) {
+		case codeUnknownUser, codeWrongPassword, codeRequiredPassword, codeAuthenticationFailed:
+			return nil, endpoint.NewRefused(what, "check -clickhouse-user and -clickhouse-password or -clickhouse-password-file (SPACEPULSE_CLICKHOUSE_PASSWORD_FILE)", err)
+		}
 		return nil, fmt.Errorf("connect to clickhouse %s database %s: %w", cfg.Addr, database, err)
 	}
 	return conn, nil
 }
 
-// versionWarning is what clickhouse-go logs at Warn on every new connection to a server older
-// than it supports. 18.16 is the server this project runs on purpose (Debian's package; see sql/README.md), so the
-// message is noise there: quietHandler passes it on at Debug.
-const versionWarning = "unsupported clickhouse version"
+// quietMessages are what clickhouse-go logs at Warn that is noise here, passed on at Debug by
+// quietHandler: the warning on every new connection to a server older than it supports (18.16
+// is the server this project runs on purpose: Debian's package; see sql/README.md), and each
+// server exception, which the call that received it also returns (an error is returned or
+// logged, not both).
+var quietMessages = map[string]bool{
+	"unsupported clickhouse version": true,
+	"server exception received":      true,
+}
 
 type quietHandler struct{ slog.Handler }
 
 func (h quietHandler) Handle(ctx context.Context, r slog.Record) error {
-	if r.Message == versionWarning && r.Level > slog.LevelDebug {
+	if quietMessages[r.Message] && r.Level > slog.LevelDebug {
 		if !h.Handler.Enabled(ctx, slog.LevelDebug) {
 			return nil
 		}

@@ -1,16 +1,17 @@
 // Command spacepulse-consumer reads events from a Kafka consumer group and
 // inserts them into ClickHouse; invalid events go to the dead-letter topic.
 // Every flag has an environment equivalent: SPACEPULSE_ + the flag name in
-// upper case with - as _ (e.g. -kafka-brokers is SPACEPULSE_KAFKA_BROKERS).
-// A wrong flag exits 2 with one line saying what to change.
+// upper case with - as _ (e.g. -kafka-brokers is SPACEPULSE_KAFKA_BROKERS);
+// passwords also come from files (-kafka-sasl-password-file,
+// -clickhouse-password-file). Exit status: 0 stopped, 1 failed, 2 a wrong flag
+// or settings a server refused (a certificate, a password), with one line
+// saying what to change.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -19,21 +20,20 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
-	"github.com/peterbourgon/ff/v3"
+	"github.com/spacepulse/spacepulse/schemas/cli"
+	"github.com/spacepulse/spacepulse/schemas/endpoint"
+	"github.com/spacepulse/spacepulse/sql/warehouse/whflag"
 
 	"github.com/spacepulse/spacepulse/consumers/ingest"
 )
 
 func main() {
-	cfg, err := parse(os.Args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		usage(os.Stdout)
-		os.Exit(0)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "spacepulse-consumer: %v (-h lists the flags)\n", err)
-		os.Exit(2)
+	var cfg config
+	fs := flags(&cfg)
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		fs.Exit(err, usageLine)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -49,6 +49,9 @@ func main() {
 	err = ingest.RunConsumer(ctx, cfg.Consumer, logger)
 	if perr := stopProfile(); perr != nil {
 		logger.Error("cpu profile incomplete", slog.Any("err", perr))
+	}
+	if errors.Is(err, endpoint.ErrRefused) {
+		fs.Exit(err, usageLine) // a setting to change, not an outage: exit 2
 	}
 	if err != nil {
 		logger.Error("consumer stopped", slog.Any("err", err))
@@ -111,39 +114,51 @@ func parseBytes(s string) (int64, error) {
 	return n * mult, nil
 }
 
-func flags(c *config) *flag.FlagSet {
-	fs := flag.NewFlagSet("spacepulse-consumer", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors are printed once, by main
-	c.Consumer.BindFlags(fs)
+const usageLine = "usage: spacepulse-consumer [flags]"
+
+// flags binds c's settings to the consumer's flags and their SPACEPULSE_* variables; Parse
+// validates them.
+func flags(c *config) *cli.FlagSet {
+	fs := cli.New("spacepulse-consumer")
+	fs.Hint = "migrations: spacepulse-migrate"
+	k, p := &c.Consumer, &c.Consumer.Pipeline
+	fs.Kafka(&k.Kafka, ingest.DefaultBrokers)
+	fs.StringVar(&p.Topic, "kafka-topic", ingest.DefaultTopic, "topic to consume")
+	fs.StringVar(&k.Group, "kafka-group", ingest.DefaultGroup, "consumer group id")
+	fs.StringVar(&p.DLQTopic, "dlq-topic", ingest.DefaultDLQTopic, "dead-letter topic for invalid events")
+	fs.IntVar(&p.BatchRows, "batch-rows", ingest.DefaultBatchRows, "cut a batch at this many events")
+	fs.IntVar(&p.BatchBytes, "batch-bytes", ingest.DefaultBatchBytes, "cut a batch at this many bytes of Kafka values")
+	fs.DurationVar(&p.BatchAge, "batch-age", ingest.DefaultBatchAge, "cut a non-empty batch this long after its first event")
+	fs.DurationVar(&p.DrainTimeout, "drain-timeout", 30*time.Second, "how long the final flush and commit may take on shutdown")
+	fs.BoolVar(&k.Migrate, "migrate", false, "apply the ClickHouse migrations at start (for one consumer on one machine; otherwise run spacepulse-migrate once)")
+	fs.StringVar(&k.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464; empty: off)")
+	fs.DurationVar(&p.DedupWindow, "dedup-window", ingest.DefaultDedupWindow,
+		"event time before the newest event whose ids the consumer holds in memory to keep copies out; older events are looked up in ClickHouse")
+	fs.IntVar(&p.DedupMaxIDs, "dedup-max-ids", ingest.DefaultDedupMaxIDs,
+		"most event ids held in memory (about 30 bytes each); past it the oldest minutes are looked up in ClickHouse instead")
+	fs.IntVar(&p.Decoders, "decoders", 0,
+		"batchers decoding in parallel, each for a share of the partitions (0: GOMAXPROCS, at most 4)")
+	fs.DurationVar(&p.SweepInterval, "sweep-interval", ingest.DefaultSweepInterval,
+		"how often the minutes this consumer landed are checked for copies another member of the group landed too (a copy is counted twice for about this long)")
+	whflag.Bind(fs, &k.ClickHouse)
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a Go CPU profile (go tool pprof) to this file until the consumer stops")
 	c.MemoryLimit = DefaultMemoryLimit
 	fs.Func("memory-limit", "soft limit of the Go heap, e.g. 256MiB (default), 1GiB, 0 for none; the GOMEMLIMIT variable wins if set. Not a cap: the collector works harder near it", func(v string) error {
 		n, err := parseBytes(v)
 		if err != nil {
-			return fmt.Errorf("-memory-limit %q: %w (SPACEPULSE_MEMORY_LIMIT)", v, err)
+			return err
 		}
 		c.MemoryLimit = n
 		return nil
 	})
+	fs.Check(c.Consumer.Validate)
 	return fs
 }
 
-func usage(w io.Writer) {
-	fs := flags(&config{})
-	fs.SetOutput(w)
-	fmt.Fprintln(w, "usage: spacepulse-consumer [flags]; each flag also reads SPACEPULSE_<FLAG> (e.g. SPACEPULSE_KAFKA_BROKERS)")
-	fs.PrintDefaults()
-}
-
+// parse reads args and the environment into a config (tests).
 func parse(args []string) (config, error) {
 	var c config
-	fs := flags(&c)
-	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("SPACEPULSE")); err != nil {
-		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q: the consumer takes flags only (migrations: spacepulse-migrate)", fs.Arg(0))
-	}
-	return c, c.Consumer.Validate()
+	err := flags(&c).Parse(args)
+	return c, err
 }

@@ -18,8 +18,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -29,7 +27,9 @@ import (
 	"time"
 
 	"github.com/spacepulse/spacepulse/consumers/ingest"
+	"github.com/spacepulse/spacepulse/schemas/cli"
 	"github.com/spacepulse/spacepulse/sql/warehouse"
+	"github.com/spacepulse/spacepulse/sql/warehouse/whflag"
 )
 
 // Targets of the pipeline (issue "exact at write time"), printed beside what was reached.
@@ -66,13 +66,10 @@ func main() {
 		launchMain() // this process is the consumer's launcher; see consumer
 		return
 	}
-	cfg, err := parse(os.Args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "spacepulse-bench:", err)
-		os.Exit(2)
+	var cfg config
+	fs := flags(&cfg)
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		fs.Exit(err, "usage: spacepulse-bench [-events N] [flags]")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -83,9 +80,17 @@ func main() {
 	}
 }
 
+// parse reads args and the environment into a config (tests).
 func parse(args []string) (config, error) {
-	c := config{ClickHouse: warehouse.NewConfig()}
-	fs := flag.NewFlagSet("spacepulse-bench", flag.ContinueOnError)
+	var c config
+	err := flags(&c).Parse(args)
+	return c, err
+}
+
+// flags binds the bench's settings to its flags and their SPACEPULSE_* variables; it chooses
+// its own databases, so it has no -clickhouse-database.
+func flags(c *config) *cli.FlagSet {
+	fs := cli.New("spacepulse-bench")
 	fs.IntVar(&c.Events, "events", 5_000_000, "events to ingest")
 	fs.IntVar(&c.Partitions, "partitions", 8, "partitions of the embedded topic")
 	fs.IntVar(&c.BatchRows, "batch-rows", ingest.DefaultBatchRows, "rows per ClickHouse insert (the consumer's -batch-rows, and the direct insert's block)")
@@ -102,27 +107,23 @@ func parse(args []string) (config, error) {
 	fs.DurationVar(&c.Timeout, "timeout", 10*time.Minute, "give up if the consumer has not committed everything by then")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the bench databases "+benchDatabase+" and "+directDatabase+" at the end")
 	fs.BoolVar(&c.SkipDirect, "skip-direct", false, "skip the direct ClickHouse insert")
-	addr := os.Getenv(warehouse.EnvAddr)
-	if addr == "" {
-		addr = warehouse.DefaultAddr
-	}
-	fs.StringVar(&c.ClickHouse.Addr, "clickhouse-addr", addr, "ClickHouse native-protocol address host:port (env "+warehouse.EnvAddr+")")
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q (flags only; -h lists them)", fs.Arg(0))
-	}
+	whflag.BindServer(fs, &c.ClickHouse)
+	c.ClickHouse.Database = benchDatabase
+	fs.Check(c.check)
+	return fs
+}
+
+// check reports the first setting that cannot work.
+func (c *config) check() error {
 	switch {
 	case c.Events < 1_000 || c.Events > 100_000_000:
-		return c, fmt.Errorf("-events %d: want 1,000 to 100,000,000", c.Events)
+		return fmt.Errorf("-events %d: want 1,000 to 100,000,000", c.Events)
 	case c.Partitions < 1 || c.Partitions > 1024:
-		return c, fmt.Errorf("-partitions %d: want 1 to 1024", c.Partitions)
+		return fmt.Errorf("-partitions %d: want 1 to 1024", c.Partitions)
 	case c.BatchRows < 1 || c.BatchRows > 10_000_000:
-		return c, fmt.Errorf("-batch-rows %d: want 1 to 10,000,000", c.BatchRows)
+		return fmt.Errorf("-batch-rows %d: want 1 to 10,000,000", c.BatchRows)
 	case c.Timeout <= 0:
-		return c, fmt.Errorf("-timeout %s: want a positive duration", c.Timeout)
+		return fmt.Errorf("-timeout %s: want a positive duration", c.Timeout)
 	}
-	c.ClickHouse.Database = benchDatabase
-	return c, c.ClickHouse.Validate()
+	return nil
 }

@@ -19,7 +19,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -28,7 +27,10 @@ import (
 	"time"
 
 	"github.com/spacepulse/spacepulse/consumers/ingest"
+	"github.com/spacepulse/spacepulse/schemas/cli"
+	"github.com/spacepulse/spacepulse/schemas/endpoint"
 	"github.com/spacepulse/spacepulse/sql/warehouse"
+	"github.com/spacepulse/spacepulse/sql/warehouse/whflag"
 )
 
 // DefaultDatabase is the scratch database the demo drops and recreates.
@@ -57,13 +59,10 @@ type config struct {
 }
 
 func main() {
-	cfg, err := parse(os.Args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "spacepulse-demo:", err)
-		os.Exit(2)
+	var cfg config
+	fs := flags(&cfg)
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		fs.Exit(err, "usage: spacepulse-demo [-scenario NAME] [-scale S] [flags]; flags only, no SPACEPULSE_* variables")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -88,9 +87,17 @@ func main() {
 	}
 }
 
+// parse reads args into a config (tests).
 func parse(args []string) (config, error) {
 	var c config
-	fs := flag.NewFlagSet("spacepulse-demo", flag.ContinueOnError)
+	err := flags(&c).Parse(args)
+	return c, err
+}
+
+// flags binds the demo's settings to its flags; it reads no SPACEPULSE_* variable (cli.NoEnv).
+func flags(c *config) *cli.FlagSet {
+	fs := cli.New("spacepulse-demo")
+	fs.NoEnv = true
 	fs.StringVar(&c.Scenario, "scenario", "trump-musk-2024",
 		"night to replay: trump-musk-2024, desantis-2023, stress-8m, a scenario YAML file, or synthetic")
 	fs.Float64Var(&c.Scale, "scale", DefaultScale, "scenario scale: 1 replays the real night, 0.1 a tenth of its listeners")
@@ -107,30 +114,34 @@ func parse(args []string) (config, error) {
 	fs.DurationVar(&c.BatchAge, "batch-age", 250*time.Millisecond, "consumer: cut a non-empty batch this long after its first event")
 	fs.DurationVar(&c.Timeout, "timeout", 10*time.Minute, "give up if the consumer has not committed everything by then")
 	fs.BoolVar(&c.Verbose, "v", false, "log the consumer at info level")
-	c.ClickHouse.BindFlags(fs)
-	// The demo drops its database: never take it from the environment.
+	whflag.Bind(fs, &c.ClickHouse)
 	c.ClickHouse.Database = DefaultDatabase
 	fs.Lookup("clickhouse-database").DefValue = DefaultDatabase
-	fs.Lookup("clickhouse-database").Usage = "scratch database, dropped and recreated at start (the environment is ignored)"
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q (flags only; -h lists them)", fs.Arg(0))
-	}
+	fs.Lookup("clickhouse-database").Usage = "scratch database, dropped and recreated at start"
+	fs.Check(c.check)
+	return fs
+}
+
+// check reports the first setting that cannot work.
+func (c *config) check() error {
 	switch {
 	case c.Scale <= 0 || c.Scale > 1:
-		return c, fmt.Errorf("-scale %g: want a share of the real night, above 0 and at most 1", c.Scale)
+		return fmt.Errorf("-scale %g: want a share of the real night, above 0 and at most 1", c.Scale)
 	case c.Events < 1_000 || c.Events > 10_000_000:
-		return c, fmt.Errorf("-events %d: want 1,000 to 10,000,000", c.Events)
+		return fmt.Errorf("-events %d: want 1,000 to 10,000,000", c.Events)
 	case c.Spaces < 1 || c.Spaces > 100:
-		return c, fmt.Errorf("-spaces %d: want 1 to 100", c.Spaces)
+		return fmt.Errorf("-spaces %d: want 1 to 100", c.Spaces)
 	case c.Partitions < 1 || c.Partitions > 1024:
-		return c, fmt.Errorf("-partitions %d: want 1 to 1024", c.Partitions)
+		return fmt.Errorf("-partitions %d: want 1 to 1024", c.Partitions)
 	case c.DupEvery < 0:
-		return c, fmt.Errorf("-dup-every %d: want 0 (no duplicates) or more", c.DupEvery)
+		return fmt.Errorf("-dup-every %d: want 0 (no duplicates) or more", c.DupEvery)
 	case c.BatchRows < 1 || c.BatchAge <= 0 || c.Timeout <= 0:
-		return c, errors.New("-batch-rows, -batch-age and -timeout must be positive")
+		return errors.New("-batch-rows, -batch-age and -timeout must be positive")
 	}
-	return c, c.ClickHouse.Validate()
+	if c.Brokers != "" {
+		if _, err := endpoint.ParseBrokers(c.Brokers); err != nil {
+			return err
+		}
+	}
+	return nil
 }

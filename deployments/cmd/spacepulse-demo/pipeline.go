@@ -13,6 +13,7 @@ import (
 
 	"github.com/spacepulse/spacepulse/consumers/ingest"
 	"github.com/spacepulse/spacepulse/deployments/cmd/internal/harness"
+	"github.com/spacepulse/spacepulse/schemas/endpoint"
 	"github.com/spacepulse/spacepulse/sql/warehouse"
 )
 
@@ -65,7 +66,7 @@ func startPipeline(ctx context.Context, cfg config, logger *slog.Logger, out io.
 	// The consumer, in this process, exactly as spacepulse-consumer runs it.
 	p := &demoPipeline{srv: srv, conn: conn, k: k, stats: &ingest.Stats{}, consumerDone: make(chan struct{})}
 	cc := ingest.ConsumerConfig{
-		Brokers: cmp.Or(cfg.Brokers, k.Addr),
+		Kafka:   endpoint.Kafka{Brokers: strings.Split(cmp.Or(cfg.Brokers, k.Addr), ",")},
 		Group:   group,
 		Migrate: true,
 		Pipeline: ingest.Config{

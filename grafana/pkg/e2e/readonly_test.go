@@ -19,14 +19,11 @@ import (
 // The datasource's read-only user of deployments/local/clickhouse/users.xml: profile readonly = 1
 // with its own limits, and allow_databases spacepulse and grafanaTestDB.
 const (
-	grafanaUser = "spacepulse_grafana"
+	grafanaUser = warehousetest.GrafanaUser
 	// grafanaTestDB is the one database of its allow list that is the tests'. It is shared by
 	// every test process against the server, so it is migrated and given the scenario's events
 	// once, under a lock, and never written after that.
 	grafanaTestDB = "spacepulse_grafana_test"
-	// envGrafanaPasswordFile names the file with its password, default
-	// $SPACEPULSE_RUN_DIR/clickhouse/grafana.password (made by clickhouse.sh start).
-	envGrafanaPasswordFile = "SPACEPULSE_CLICKHOUSE_GRAFANA_PASSWORD_FILE"
 	// profileMaxResultRows is max_result_rows of its profile.
 	profileMaxResultRows = 1_000_000
 )
@@ -36,22 +33,9 @@ const (
 // password file is missing.
 func grafanaUserDB(t *testing.T) (warehouse.Config, string) {
 	t.Helper()
-	warehousetest.NeedServer(t)
-	path := os.Getenv(envGrafanaPasswordFile)
-	if path == "" {
-		run := os.Getenv("SPACEPULSE_RUN_DIR")
-		if run == "" {
-			run = filepath.Join("..", "..", "..", ".run") // go test runs in grafana/pkg/e2e
-		}
-		path = filepath.Join(run, "clickhouse", "grafana.password")
-	}
-	pw, err := os.ReadFile(path)
+	pw, err := os.ReadFile(warehousetest.GrafanaPasswordFile(t))
 	if err != nil {
-		msg := fmt.Sprintf("the password of %s: %v (deployments/local/clickhouse.sh start makes it; %s names it)", grafanaUser, err, envGrafanaPasswordFile)
-		if os.Getenv(warehousetest.EnvGate) == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + "; set " + warehousetest.EnvGate + "=1 to require it")
+		t.Fatal(err)
 	}
 	cfg := warehousetest.Config(grafanaTestDB)
 	lock, err := os.OpenFile(filepath.Join(os.TempDir(), grafanaTestDB+".lock"), os.O_CREATE|os.O_RDWR, 0o600)

@@ -1,14 +1,10 @@
 package e2e
 
 import (
-	"crypto/tls"
-	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
@@ -17,55 +13,15 @@ import (
 	"github.com/spacepulse/spacepulse/sql/warehouse/warehousetest"
 )
 
-// The TLS server the tests use: the same ClickHouse as SPACEPULSE_CLICKHOUSE_ADDR on its secure
-// native port (deployments/local/clickhouse.sh serves one, with a certificate for 127.0.0.1 and
-// localhost signed by its own CA).
-const (
-	// envTLSAddr is the secure native port, default 127.0.0.1:9440.
-	envTLSAddr = "SPACEPULSE_CLICKHOUSE_TLS_ADDR"
-	// envTLSCA is the PEM file of the CA that signed its certificate, default
-	// $SPACEPULSE_RUN_DIR/clickhouse/tls/ca.pem, SPACEPULSE_RUN_DIR defaulting to <repo>/.run.
-	envTLSCA = "SPACEPULSE_CLICKHOUSE_TLS_CA"
-)
-
-// tlsServer returns the TLS address and the CA's PEM, skipping or failing t per the gate
-// (warehousetest.EnvGate) when the port gives no TLS handshake or the CA file is missing.
+// tlsServer returns the test ClickHouse's TLS address and the PEM of the CA that signed its
+// certificate (warehousetest.TLSServer), skipping or failing t per the gate.
 func tlsServer(t *testing.T) (addr, caPEM string) {
 	t.Helper()
-	warehousetest.NeedServer(t) // the plain port: the test database is made through it
-	addr = os.Getenv(envTLSAddr)
-	if addr == "" {
-		addr = "127.0.0.1:9440"
-	}
-	caPath := os.Getenv(envTLSCA)
-	if caPath == "" {
-		run := os.Getenv("SPACEPULSE_RUN_DIR")
-		if run == "" {
-			run = filepath.Join("..", "..", "..", ".run") // go test runs in grafana/pkg/e2e
-		}
-		caPath = filepath.Join(run, "clickhouse", "tls", "ca.pem")
-	}
-	unavailable := func(format string, args ...any) {
-		t.Helper()
-		msg := "ClickHouse TLS: " + fmt.Sprintf(format, args...) + " (deployments/local/clickhouse.sh stop && start serves it; " +
-			envTLSAddr + ", " + envTLSCA + " name it)"
-		if os.Getenv(warehousetest.EnvGate) == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + "; set " + warehousetest.EnvGate + "=1 to require it")
-	}
-	ca, err := os.ReadFile(caPath)
+	addr, caFile := warehousetest.TLSServer(t)
+	ca, err := os.ReadFile(caFile)
 	if err != nil {
-		unavailable("cannot read the CA file: %v", err)
+		t.Fatal(err)
 	}
-	// A handshake rather than a bare TCP probe: 18.16 logs a connection that never starts TLS as an
-	// SSL error with a stack trace. Verification is the tests' business, not the probe's.
-	d := &net.Dialer{Timeout: 2 * time.Second}
-	conn, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // a reachability probe
-	if err != nil {
-		unavailable("no TLS handshake at %s: %v", addr, err)
-	}
-	_ = conn.Close()
 	return addr, string(ca)
 }
 
@@ -92,7 +48,7 @@ func TestCheckHealthTLS(t *testing.T) {
 	c := launch(t)
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		t.Fatalf("%s %q: %v", envTLSAddr, addr, err)
+		t.Fatalf("%s %q: %v", warehousetest.EnvTLSAddr, addr, err)
 	}
 
 	ok := func(name string, in instance) {

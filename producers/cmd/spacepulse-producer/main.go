@@ -6,55 +6,83 @@
 //	                                                    a night of producers/scenario/scenarios/
 //
 // Every flag has an environment equivalent: SPACEPULSE_ + the flag name in
-// upper case with - as _ (e.g. -kafka-brokers is SPACEPULSE_KAFKA_BROKERS).
+// upper case with - as _ (e.g. -kafka-brokers is SPACEPULSE_KAFKA_BROKERS); the
+// SASL password also comes from a file (-kafka-sasl-password-file). Exit status:
+// 0 done, 1 failed, 2 a wrong command or flag, or settings the brokers refused
+// (a certificate, a password), with one line saying what to change.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
-	"github.com/peterbourgon/ff/v3"
+	"slices"
+	"time"
 
 	"github.com/spacepulse/spacepulse/producers/producer"
 	"github.com/spacepulse/spacepulse/producers/synth"
+	"github.com/spacepulse/spacepulse/schemas/cli"
+	"github.com/spacepulse/spacepulse/schemas/endpoint"
 )
 
 const usage = `usage: spacepulse-producer send [-file F] | load [-events N -rate R -spaces S] | replay -scenario NAME|FILE.yaml [-scale S -seed N -speed X -truth F] (-h for flags)`
 
+// commands are the words spacepulse-producer knows.
+var commands = []string{"send", "load", "replay"}
+
 func main() {
-	if len(os.Args) < 2 || (os.Args[1] != "send" && os.Args[1] != "load" && os.Args[1] != "replay") {
-		fmt.Fprintln(os.Stderr, usage)
+	if len(os.Args) < 2 || !slices.Contains(commands, os.Args[1]) {
+		fmt.Fprintf(os.Stderr, "spacepulse-producer: %s\n%s\n", unknownCommand(os.Args[1:]), usage)
 		os.Exit(2)
 	}
 	cmd := os.Args[1]
-	cfg, err := parse(cmd, os.Args[2:], io.Discard)
-	if errors.Is(err, flag.ErrHelp) {
-		_, _ = parse(cmd, []string{"-h"}, os.Stdout)
-		os.Exit(0)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "spacepulse-producer %s: %v (-h lists the flags)\n", cmd, err)
-		os.Exit(2)
+	var cfg config
+	fs := flags(cmd, &cfg)
+	if err := fs.Parse(os.Args[2:]); err != nil {
+		fs.Exit(err, usage)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(ctx, cmd, cfg, logger); err != nil {
+	err := run(ctx, cmd, cfg, logger)
+	if errors.Is(err, endpoint.ErrRefused) {
+		fs.Exit(err, usage) // a setting to change, not an outage: exit 2
+	}
+	if err != nil {
 		logger.Error("producer failed", slog.Any("err", err))
 		os.Exit(1)
 	}
 }
 
+// unknownCommand says which word to type instead of args[0] (none given, or one it does not know).
+func unknownCommand(args []string) string {
+	if len(args) == 0 {
+		return "which command? want send, load or replay"
+	}
+	for _, c := range commands {
+		if len(args[0]) > 1 && (strings.HasPrefix(c, args[0]) || sameLetters(c, args[0])) {
+			return fmt.Sprintf("unknown command %q: did you mean %s? (want send, load or replay)", args[0], c)
+		}
+	}
+	return fmt.Sprintf("unknown command %q: want send, load or replay", args[0])
+}
+
+// sameLetters reports whether a and b are the same letters in another order ("sned", "send").
+func sameLetters(a, b string) bool {
+	x, y := []byte(a), []byte(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return string(x) == string(y)
+}
+
 type config struct {
-	brokers  string
+	kafka    endpoint.Kafka
 	topic    string
 	encoding string
 	file     string
@@ -63,18 +91,16 @@ type config struct {
 	replay   replayConfig
 }
 
-// parse reads the flags of cmd; usage text goes to out.
-func parse(cmd string, args []string, out io.Writer) (config, error) {
-	var c config
-	fs := flag.NewFlagSet("spacepulse-producer "+cmd, flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.StringVar(&c.brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated host:port")
+// flags binds the settings of cmd to its flags and their SPACEPULSE_* variables.
+func flags(cmd string, c *config) *cli.FlagSet {
+	fs := cli.New("spacepulse-producer " + cmd)
+	fs.Kafka(&c.kafka, "127.0.0.1:9092")
 	fs.StringVar(&c.topic, "kafka-topic", "spaces.events", "topic to produce to")
 	switch cmd {
 	case "send":
 		fs.StringVar(&c.file, "file", "-", "NDJSON file of events, - for stdin")
 	case "replay":
-		c.replay.flags(fs)
+		c.replay.flags(fs.FlagSet)
 		fs.StringVar(&c.encoding, "encoding", "json", "value encoding: json or protobuf")
 	case "load":
 		fs.StringVar(&c.encoding, "encoding", "json", "value encoding: json or protobuf")
@@ -84,41 +110,64 @@ func parse(cmd string, args []string, out io.Writer) (config, error) {
 		fs.DurationVar(&c.load.Duration, "span", 0, "event time spanned by the load (default 10m)")
 		fs.Float64Var(&c.rate, "rate", 0, "events per second to send, 0 for as fast as possible")
 	}
-	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("SPACEPULSE")); err != nil {
-		return c, err
-	}
+	fs.Check(func() error { return c.check(cmd) })
+	return fs
+}
+
+// check reports the first setting of cmd that cannot work.
+func (c *config) check(cmd string) error {
 	switch {
-	case c.brokers == "":
-		return c, errors.New("-kafka-brokers is empty: give host:port of a broker (SPACEPULSE_KAFKA_BROKERS)")
 	case c.topic == "":
-		return c, errors.New("-kafka-topic is empty: name the topic (SPACEPULSE_KAFKA_TOPIC)")
+		return errors.New("-kafka-topic is empty: name the topic (SPACEPULSE_KAFKA_TOPIC)")
 	case cmd == "replay":
 		if err := c.replay.check(); err != nil {
-			return c, err
+			return err
 		}
 	}
 	switch {
 	case c.encoding != "" && c.encoding != "json" && c.encoding != "protobuf":
-		return c, fmt.Errorf("-encoding %q: want json or protobuf", c.encoding)
+		return fmt.Errorf("-encoding %q: want json or protobuf (SPACEPULSE_ENCODING)", c.encoding)
 	case cmd == "load" && c.load.Events <= 0:
-		return c, fmt.Errorf("-events %d: want a positive number of events", c.load.Events)
+		return fmt.Errorf("-events %d: want a positive number of events (SPACEPULSE_EVENTS)", c.load.Events)
 	case cmd == "load" && c.rate < 0:
-		return c, fmt.Errorf("-rate %g: want events per second, or 0 for as fast as possible", c.rate)
+		return fmt.Errorf("-rate %g: want events per second, or 0 for as fast as possible (SPACEPULSE_RATE)", c.rate)
 	}
-	return c, nil
+	return nil
+}
+
+// parse reads the flags of cmd (tests).
+func parse(cmd string, args []string) (config, error) {
+	var c config
+	err := flags(cmd, &c).Parse(args)
+	return c, err
 }
 
 func run(ctx context.Context, cmd string, c config, logger *slog.Logger) error {
 	if cmd == "replay" && c.replay.printScenario {
 		return printScenario(c.replay.scenario)
 	}
-	pc := producer.Config{Brokers: strings.Split(c.brokers, ","), Topic: c.topic, Logger: logger}
+	pc := producer.Config{Brokers: c.kafka.Brokers, Topic: c.topic, Logger: logger}
+	var err error
+	if pc.TLS, err = c.kafka.TLS.Config("kafka"); err != nil {
+		return err
+	}
+	if pc.SASL, err = c.kafka.SASL.KafkaGoSASL(); err != nil {
+		return err
+	}
 	if c.encoding == "protobuf" {
 		pc.Encoding = producer.Protobuf
 	}
 	p, err := producer.New(pc)
 	if err != nil {
 		return err
+	}
+	// Fail fast on settings the brokers refuse, before anything is buffered.
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = p.Ping(pctx)
+	cancel()
+	if r := c.kafka.Refused(err); r != nil {
+		_ = p.Close()
+		return r
 	}
 	var n int64
 	switch cmd {

@@ -20,7 +20,7 @@ import (
 func TestReplayFlags(t *testing.T) {
 	f := func(args, wantErr string) {
 		t.Helper()
-		_, err := parse("replay", strings.Fields(args), io.Discard)
+		_, err := parse("replay", strings.Fields(args))
 		switch {
 		case wantErr == "" && err != nil:
 			t.Fatalf("%q: %v", args, err)
@@ -50,7 +50,7 @@ func TestReplayThroughKafka(t *testing.T) {
 	truthFile := filepath.Join(t.TempDir(), "truth.json")
 	args := []string{"-scenario", "desantis-2023", "-scale", "0.001", "-seed", "5", "-truth", truthFile,
 		"-progress", "lines", "-kafka-brokers", cluster.ListenAddrs()[0]}
-	cfg, err := parse("replay", args, io.Discard)
+	cfg, err := parse("replay", args)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,13 +7,14 @@
 // With -reconcile it then compares the rollups of that event-time window with the events table
 // and corrects the cells that differ (warehouse.Reconcile: after a ClickHouse server crash).
 //
-// Every flag also reads an environment variable (see -h). Exit status: 0 done, 1 failed, 2 bad
-// flags.
+// Every flag also reads an environment variable (see -h), the password also a file
+// (-clickhouse-password-file). Exit status: 0 done, 1 failed, 2 a wrong flag or settings the
+// server refused (a certificate, a password).
 package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,7 +24,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spacepulse/spacepulse/schemas/cli"
+	"github.com/spacepulse/spacepulse/schemas/endpoint"
 	"github.com/spacepulse/spacepulse/sql/warehouse"
+	"github.com/spacepulse/spacepulse/sql/warehouse/whflag"
 )
 
 func main() {
@@ -33,14 +37,15 @@ func main() {
 	os.Exit(code)
 }
 
+const usageLine = "usage: spacepulse-migrate [-clickhouse-* flags] [-reconcile FROM,TO]"
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("spacepulse-migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.New("spacepulse-migrate")
 	var cfg warehouse.Config
-	cfg.BindFlags(fs)
+	whflag.Bind(fs, &cfg)
 	window := fs.String("reconcile", "", "after migrating, reconcile the rollups of this event-time window with the events table: FROM,TO in RFC 3339")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return fs.Report(err, usageLine, stdout, stderr)
 	}
 	var from, to time.Time
 	if *window != "" {
@@ -53,16 +58,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "spacepulse-migrate: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
-	if err := cfg.Validate(); err != nil {
-		fmt.Fprintf(stderr, "spacepulse-migrate: %v\n", err)
-		return 2
-	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	conn, applied, err := warehouse.Setup(ctx, cfg, logger)
+	if errors.Is(err, endpoint.ErrRefused) {
+		return fs.Report(err, usageLine, stdout, stderr) // a setting to change: 2
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "spacepulse-migrate: %v\n", err)
 		return 1

@@ -13,14 +13,15 @@
 // --tz names the time zone of the time axis (America/New_York; default UTC) and --phases a JSON
 // file of phases to mark, [{"name": "herd", "start": RFC 3339, "end": RFC 3339}, ...].
 //
-// The -clickhouse-* flags (and their environment variables, see -h) say which server to read.
-// Exit status: 0 done, 1 failed, 2 bad flags.
+// The -clickhouse-* flags say which server to read. Every flag also reads SPACEPULSE_<FLAG>
+// (see -h), the password also a file (-clickhouse-password-file). Exit status: 0 done, 1 failed,
+// 2 a wrong flag or settings the server refused (a certificate, a password).
 package main
 
 import (
 	"bytes"
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,8 +33,11 @@ import (
 	"time"
 	_ "time/tzdata" // --tz works without the system's zone files
 
+	"github.com/spacepulse/spacepulse/schemas/cli"
+	"github.com/spacepulse/spacepulse/schemas/endpoint"
 	"github.com/spacepulse/spacepulse/sql/report"
 	"github.com/spacepulse/spacepulse/sql/warehouse"
+	"github.com/spacepulse/spacepulse/sql/warehouse/whflag"
 )
 
 func main() {
@@ -43,9 +47,10 @@ func main() {
 	os.Exit(code)
 }
 
+const usageLine = "usage: spacepulse-report -space ID [-from T -to T] [-json] [-png FILE] [-svg FILE] [-clickhouse-* flags]"
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("spacepulse-report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.New("spacepulse-report")
 	var (
 		cfg      warehouse.Config
 		opts     report.Options
@@ -54,7 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 		pngFile, svgFile, size, tz, phasesFile string
 	)
-	cfg.BindFlags(fs)
+	whflag.Bind(fs, &cfg)
 	fs.StringVar(&opts.Space, "space", "", "space id (required)")
 	fs.StringVar(&from, "from", "", "window start, RFC 3339 or unix seconds (default: the space's first event)")
 	fs.StringVar(&to, "to", "", "window end, inclusive, RFC 3339 or unix seconds (default: the space's last event)")
@@ -65,14 +70,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&tz, "tz", "UTC", "time zone of the drawing's time axis, e.g. America/New_York")
 	fs.StringVar(&phasesFile, "phases", "", `JSON file of phases to mark on the drawing: [{"name", "start", "end"}] in RFC 3339`)
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return fs.Report(err, usageLine, stdout, stderr)
 	}
 	bad := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "spacepulse-report: "+format+"\n", a...)
-		return 2
-	}
-	if fs.NArg() > 0 {
-		return bad("unexpected argument %q", fs.Arg(0))
+		return fs.Report(fmt.Errorf(format, a...), usageLine, stdout, stderr)
 	}
 	if opts.Space == "" {
 		return bad("--space: want a space id")
@@ -93,9 +94,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !opts.From.IsZero() && !opts.To.IsZero() && opts.To.Before(opts.From) {
 		return bad("--to %s is before --from %s", to, from)
 	}
-	if err := cfg.Validate(); err != nil {
-		return bad("%v", err)
-	}
 	var plotOpts report.PlotOptions
 	if pngFile != "" || svgFile != "" {
 		var err error
@@ -113,6 +111,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	conn, err := warehouse.Open(ctx, cfg, logger)
+	if errors.Is(err, endpoint.ErrRefused) {
+		return fs.Report(err, usageLine, stdout, stderr) // a setting to change: 2
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "spacepulse-report: %v\n", err)
 		return 1
