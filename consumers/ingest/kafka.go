@@ -98,8 +98,13 @@ func kafkaRefused(k endpoint.Kafka, err error) error {
 
 // waitForKafka pings the brokers until one answers or ctx ends, so that a consumer started
 // before Kafka waits for it; settings the brokers refuse end the wait at once (kafkaRefused).
+//
+// A broker that closes the connection right after the dial three times in a row is taken as a
+// refusal too (kgo.ErrFirstReadEOF: TLS spoken to a plain listener, or the reverse); once could
+// be a broker restarting.
 func waitForKafka(ctx context.Context, k endpoint.Kafka, ping func(context.Context) error, logger *slog.Logger) error {
 	backoff := 100 * time.Millisecond
+	closed := 0
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := ping(pctx)
@@ -109,6 +114,13 @@ func waitForKafka(ctx context.Context, k endpoint.Kafka, ping func(context.Conte
 		}
 		if r := kafkaRefused(k, err); r != nil {
 			return r
+		}
+		if first := (*kgo.ErrFirstReadEOF)(nil); errors.As(err, &first) {
+			if closed++; closed == 3 {
+				return k.RefusedClosed(err)
+			}
+		} else {
+			closed = 0
 		}
 		logger.Warn("kafka not reachable yet; retrying", slog.String("brokers", strings.Join(k.Brokers, ",")), slog.Any("err", err), slog.Duration("backoff", backoff))
 		select {

@@ -189,7 +189,7 @@ func New(cfg Config) (*Producer, error) {
 // (unreachable, or settings refused: a certificate, a password). Produce does not need it; a
 // service calls it at start to fail fast on a wrong setting instead of buffering events.
 func (p *Producer) Ping(ctx context.Context) error {
-	c := &kafka.Client{Addr: p.w.Addr, Transport: p.cfg.Transport}
+	c := &kafka.Client{Addr: p.w.Addr, Transport: p.w.Transport}
 	if _, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.cfg.Topic}}); err != nil {
 		return fmt.Errorf("ask kafka %s for topic %s: %w", p.w.Addr, p.cfg.Topic, err)
 	}

@@ -49,8 +49,21 @@ func (k Kafka) Refused(err error) error {
 		return k.RefusedMechanism(err)
 	case errors.Is(err, kafka.IllegalSASLState):
 		return k.RefusedNoSASL(err)
+	case !k.TLS.On() && (strings.Contains(err.Error(), "broker appears to be expecting TLS") || // kafka-go
+		strings.Contains(err.Error(), "is this a plaintext connection speaking to a tls endpoint")): // franz-go
+		return k.RefusedClosed(err)
 	}
 	return nil
+}
+
+// RefusedClosed wraps err, the broker closing every connection at once or answering with a TLS
+// alert, as the mismatch of TLS (or SASL) it most often is.
+func (k Kafka) RefusedClosed(err error) error {
+	hint := "the broker closes the connection at once: this listener wants TLS (or SASL): set -kafka-tls, and -kafka-sasl-mechanism if it wants SASL"
+	if k.TLS.On() {
+		hint = "the broker closes the connection at once: this listener does not speak TLS: drop -kafka-tls and the -kafka-tls-* flags, or use the broker's TLS listener"
+	}
+	return NewRefused("kafka "+strings.Join(k.Brokers, ","), hint, err)
 }
 
 // RefusedMechanism wraps err as a refusal of k's SASL mechanism by the listener.

@@ -38,7 +38,7 @@ var commands = []string{"send", "load", "replay"}
 
 func main() {
 	if len(os.Args) < 2 || !slices.Contains(commands, os.Args[1]) {
-		fmt.Fprintf(os.Stderr, "spacepulse-producer: %s\n%s\n", unknownCommand(os.Args[1:]), usage)
+		fmt.Fprintf(os.Stderr, "spacepulse-producer: %s (-h after it lists its flags)\n", unknownCommand(os.Args[1:]))
 		os.Exit(2)
 	}
 	cmd := os.Args[1]
