@@ -10,6 +10,14 @@ export SPACEPULSE_CLICKHOUSE_TLS_CA   ?= $(abspath $(or $(SPACEPULSE_RUN_DIR),.r
 # The password of its read-only Grafana user, spacepulse_grafana (made by clickhouse.sh start).
 export SPACEPULSE_CLICKHOUSE_GRAFANA_PASSWORD_FILE ?= $(abspath $(or $(SPACEPULSE_RUN_DIR),.run))/clickhouse/grafana.password
 export SPACEPULSE_KAFKA_BROKERS   ?= 127.0.0.1:9092
+# Its SASL_SSL listener, for the TLS/SASL tests only (names no binary reads): the CA that
+# signed its certificate, a CA that did not, and the user and password file of PLAIN,
+# SCRAM-SHA-256 and SCRAM-SHA-512 (all made by kafka.sh start).
+export SPACEPULSE_TEST_KAFKA_SASL_BROKERS       ?= 127.0.0.1:9094
+export SPACEPULSE_TEST_KAFKA_CA                 ?= $(abspath $(or $(SPACEPULSE_RUN_DIR),.run))/kafka/tls/ca.pem
+export SPACEPULSE_TEST_KAFKA_OTHER_CA           ?= $(abspath $(or $(SPACEPULSE_RUN_DIR),.run))/kafka/tls/other-ca.pem
+export SPACEPULSE_TEST_KAFKA_SASL_USER          ?= spacepulse
+export SPACEPULSE_TEST_KAFKA_SASL_PASSWORD_FILE ?= $(abspath $(or $(SPACEPULSE_RUN_DIR),.run))/kafka/sasl.password
 
 .PHONY: demo test test-unit bench build grafana generate up down servers tools clean
 

@@ -83,53 +83,17 @@ cmd_install() {
 }
 
 # Make, once, a CA (ca.pem, ca.key) and a server certificate it signs
-# (server.pem, server.key) for 127.0.0.1 and localhost in $TLS_DIR. Kept
-# across restarts so clients can keep trusting ca.pem; delete $TLS_DIR to
-# make new ones. RSA 2048 and SHA-256: what 18.16's Poco/OpenSSL and Go's
-# crypto/tls both accept; 10 years, so tests never meet an expired one.
+# (server.pem, server.key) for 127.0.0.1 and localhost in $TLS_DIR (see
+# make_server_tls in lib.sh). Delete $TLS_DIR to make new ones.
 generate_tls() {
-  if [[ -s $TLS_DIR/ca.pem && -s $TLS_DIR/server.pem && -s $TLS_DIR/server.key ]]; then
-    return 0
-  fi
-  command -v openssl >/dev/null 2>&1 || apt_install openssl
-  log "making a test CA and a server certificate for 127.0.0.1/localhost in $TLS_DIR"
-  local tmp
-  mkdir -p "$CH_DIR"
-  tmp=$(mktemp -d "$CH_DIR/tls.XXXXXX")
-  chmod 755 "$tmp"   # ca.pem and server.pem for anyone; the keys stay 600
-  (
-    cd "$tmp"
-    umask 077
-    openssl req -x509 -new -newkey rsa:2048 -nodes -sha256 -days 3650 \
-      -keyout ca.key -out ca.pem -subj "/CN=spacepulse local test CA" \
-      -addext "basicConstraints=critical,CA:TRUE" \
-      -addext "keyUsage=critical,keyCertSign,cRLSign"
-    openssl req -new -newkey rsa:2048 -nodes -sha256 \
-      -keyout server.key -out server.csr -subj "/CN=localhost"
-    printf '%s\n' \
-      "basicConstraints=critical,CA:FALSE" \
-      "keyUsage=critical,digitalSignature,keyEncipherment" \
-      "extendedKeyUsage=serverAuth" \
-      "subjectAltName=IP:127.0.0.1,DNS:localhost" >server.ext
-    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-      -sha256 -days 3650 -extfile server.ext -out server.pem
-    rm -f server.csr server.ext ca.srl
-    chmod 644 ca.pem server.pem
-  ) >"$tmp/openssl.log" 2>&1 || { show_tail "$tmp/openssl.log"; rm -rf "$tmp"; die "openssl could not make the test certificates"; }
-  rm -f "$tmp/openssl.log"
-  rm -rf "$TLS_DIR"
-  mv "$tmp" "$TLS_DIR"
+  make_server_tls "$TLS_DIR" "spacepulse local test CA"
 }
 
 # Make, once, the password of spacepulse_grafana: 24 random bytes, base64url,
 # in $GRAFANA_PASSWORD_FILE (0600). Kept across restarts, like the CA; delete
 # the file and run start to get a new one.
 generate_grafana_password() {
-  [[ -s $GRAFANA_PASSWORD_FILE ]] && return 0
-  mkdir -p "$CH_DIR"
-  log "making the password of spacepulse_grafana in $GRAFANA_PASSWORD_FILE"
-  (umask 077 && head -c 24 /dev/urandom | base64 | tr '+/' '-_' >"$GRAFANA_PASSWORD_FILE.tmp")
-  mv "$GRAFANA_PASSWORD_FILE.tmp" "$GRAFANA_PASSWORD_FILE"
+  make_secret "$GRAFANA_PASSWORD_FILE" spacepulse_grafana
 }
 
 # Write $ETC_DIR/users.xml from deployments/local/clickhouse/users.xml with

@@ -112,3 +112,70 @@ show_errors() {
     fi
   done
 }
+
+# make_secret FILE WHAT: make, once, a random password in FILE (mode 600):
+# 24 random bytes, base64url, 32 characters of [A-Za-z0-9_-] (safe inside
+# quotes of a JAAS line, an XML file or a Kafka config value). Kept across
+# restarts; delete FILE and start again for a new one.
+make_secret() {
+  local file=$1 what=$2
+  [[ -s $file ]] && return 0
+  mkdir -p "$(dirname "$file")"
+  log "making the password of $what in $file"
+  (umask 077 && head -c 24 /dev/urandom | base64 | tr '+/' '-_' >"$file.tmp")
+  mv "$file.tmp" "$file"
+}
+
+# make_server_tls DIR CA_CN [OTHER_CA_CN]: make, once, in DIR a test CA
+# (ca.pem, ca.key; subject CN=CA_CN) and a server certificate it signs
+# (server.pem, server.key) for 127.0.0.1 and localhost (SAN IP:127.0.0.1,
+# DNS:localhost). With OTHER_CA_CN, also other-ca.pem: a second CA that
+# signed nothing (its key is thrown away), for tests that must see a client
+# refuse the server's certificate. Kept across restarts so clients can keep
+# trusting ca.pem; delete DIR to make new ones. The keys are unencrypted
+# PKCS#8 ("BEGIN PRIVATE KEY", what openssl req writes), mode 600; the
+# certificates are 644. RSA 2048 and SHA-256: what ClickHouse 18.16's
+# Poco/OpenSSL, Java and Go's crypto/tls all accept; 10 years, so tests never
+# meet an expired one. DIR is replaced as a whole, never left half made.
+make_server_tls() {
+  local dir=$1 ca_cn=$2 other_cn=${3:-}
+  if [[ -s $dir/ca.pem && -s $dir/server.pem && -s $dir/server.key ]] &&
+     [[ -z $other_cn || -s $dir/other-ca.pem ]]; then
+    return 0
+  fi
+  command -v openssl >/dev/null 2>&1 || apt_install openssl
+  log "making a test CA and a server certificate for 127.0.0.1/localhost in $dir"
+  local tmp
+  mkdir -p "$(dirname "$dir")"
+  tmp=$(mktemp -d "$dir.XXXXXX")
+  chmod 755 "$tmp"   # the certificates for anyone; the keys stay 600
+  (
+    cd "$tmp"
+    umask 077
+    openssl req -x509 -new -newkey rsa:2048 -nodes -sha256 -days 3650 \
+      -keyout ca.key -out ca.pem -subj "/CN=$ca_cn" \
+      -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign"
+    openssl req -new -newkey rsa:2048 -nodes -sha256 \
+      -keyout server.key -out server.csr -subj "/CN=localhost"
+    printf '%s\n' \
+      "basicConstraints=critical,CA:FALSE" \
+      "keyUsage=critical,digitalSignature,keyEncipherment" \
+      "extendedKeyUsage=serverAuth" \
+      "subjectAltName=IP:127.0.0.1,DNS:localhost" >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+      -sha256 -days 3650 -extfile server.ext -out server.pem
+    rm -f server.csr server.ext ca.srl
+    if [[ -n $other_cn ]]; then
+      openssl req -x509 -new -newkey rsa:2048 -nodes -sha256 -days 3650 \
+        -keyout other-ca.key -out other-ca.pem -subj "/CN=$other_cn" \
+        -addext "basicConstraints=critical,CA:TRUE" \
+        -addext "keyUsage=critical,keyCertSign,cRLSign"
+      rm -f other-ca.key
+    fi
+    chmod 644 ./*.pem
+  ) >"$tmp/openssl.log" 2>&1 || { show_tail "$tmp/openssl.log"; rm -rf "$tmp"; die "openssl could not make the test certificates in $dir"; }
+  rm -f "$tmp/openssl.log"
+  rm -rf "$dir"
+  mv "$tmp" "$dir"
+}
