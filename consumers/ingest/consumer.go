@@ -116,7 +116,8 @@ func brokerList(s string) ([]string, error) {
 }
 
 // NewDLQWriter returns the dead-letter writer: acks from all in-sync
-// replicas, synchronous, LZ4, topic created if the broker allows it.
+// replicas, synchronous, LZ4, record batches under 1 MB (Kafka's default
+// max.message.bytes), topic created if the broker allows it.
 func NewDLQWriter(brokers []string, topic string, logger *slog.Logger) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:                   kafka.TCP(brokers...),
@@ -124,7 +125,7 @@ func NewDLQWriter(brokers []string, topic string, logger *slog.Logger) *kafka.Wr
 		Balancer:               &kafka.Hash{},
 		RequiredAcks:           kafka.RequireAll,
 		BatchSize:              10_000,
-		BatchBytes:             16 << 20,
+		BatchBytes:             dlqBatchBytes,
 		BatchTimeout:           10 * time.Millisecond,
 		Compression:            compress.Lz4,
 		MaxAttempts:            5,

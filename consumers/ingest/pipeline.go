@@ -238,9 +238,7 @@ func (p *Pipeline) write(ctx context.Context, in <-chan *batch) error {
 func (p *Pipeline) land(ctx context.Context, bt *batch) error {
 	start := time.Now()
 	if len(bt.dead) > 0 {
-		if err := p.retry(ctx, "write dead letters", func(ctx context.Context) error {
-			return p.dlq.WriteMessages(ctx, bt.dead...)
-		}); err != nil {
+		if err := p.writeDead(ctx, bt.dead); err != nil {
 			return err
 		}
 	}
