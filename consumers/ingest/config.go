@@ -48,6 +48,11 @@ type Config struct {
 	// DedupMaxIDs bounds the index's ids (default DefaultDedupMaxIDs, ~30 bytes each).
 	DedupMaxIDs int
 
+	// Originals, when set, reads back from Kafka the original message of an event ClickHouse
+	// refuses, for its dead letter (OriginalsFrom; RunConsumer sets it). Nil: the dead letter
+	// holds the event re-encoded as JSON (see ReencodedHeader).
+	Originals Originals
+
 	// Progress, when set, receives what the pipeline has committed and a heartbeat every
 	// ProgressInterval (default DefaultProgressInterval), for the ingest watermark the alert
 	// reads (ProgressTo); Group and ConsumerID name this consumer in those records (ConsumerID

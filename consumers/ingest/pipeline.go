@@ -54,8 +54,9 @@ type Pipeline struct {
 	dlq      messageWriter
 	mem      memory.Allocator
 	stats    *Stats
-	progress progress // committed state per partition, reported when cfg.Progress is set
-	sweep    sweep    // minutes landed, swept for other members' copies when cfg.Sweep is set
+	shared   *sharedIndex // the landed-event index, set by Run (refused events are taken out)
+	progress progress     // committed state per partition, reported when cfg.Progress is set
+	sweep    sweep        // minutes landed, swept for other members' copies when cfg.Sweep is set
 }
 
 // New returns a pipeline reading src (a consumer-group Reader), inserting
@@ -86,6 +87,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	batches := make(chan *batch, p.cfg.QueueDepth)
 	shared := newSharedIndex(&p.cfg, &p.landed)
+	p.shared = shared
 	drainCtx, cancelDrain := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelDrain()
 
@@ -243,13 +245,25 @@ func (p *Pipeline) land(ctx context.Context, bt *batch) error {
 		}
 	}
 	if bt.rec != nil {
-		again := false
-		if err := p.retry(ctx, "insert into clickhouse", func(ctx context.Context) error {
-			err := p.store.WriteBlock(ctx, bt.rec, again)
-			again = true
+		refused, err := p.insert(ctx, bt.rec)
+		if err != nil {
 			return err
-		}); err != nil {
-			return err
+		}
+		if len(refused) > 0 {
+			// The rows ClickHouse refuses go to the dead-letter topic like invalid events, after
+			// the others landed and before the commit.
+			letters, err := p.refusedLetters(ctx, bt.rec, refused)
+			if err != nil {
+				return err
+			}
+			if err := p.writeDead(ctx, letters); err != nil {
+				return err
+			}
+			p.forgetRefused(bt.rec, refused)
+			bt.valid -= len(refused)
+			bt.dead = append(bt.dead, letters...)
+			p.cfg.Logger.Warn("events refused by clickhouse sent to the dead-letter topic",
+				slog.Int("events", len(refused)), slog.Int("landed", bt.valid), slog.String("reason", refused[0].reason))
 		}
 	}
 	insertDone := time.Now()
