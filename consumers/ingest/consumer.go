@@ -187,6 +187,7 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 	cfg.Landed = LandedFrom(conn)
 	cfg.Progress, cfg.Group = ProgressTo(conn), c.Group
 	cfg.Sweep = SweepFrom(conn)
+	cfg.Originals = OriginalsFrom(brokers)
 	sink := NewSink(conn, c.ClickHouse.Database)
 	sink.Reconcile = reconciler(conn, logger)
 	p := New(cfg, r, sink, w)
