@@ -46,21 +46,21 @@ var _ messageWriter = (*kafka.Writer)(nil)
 
 // Pipeline consumes, batches, writes and commits; see the package doc.
 type Pipeline struct {
-	loads    atomic.Int64 // landed-event index loads started (see fetched)
-	landed   atomic.Int64 // seq of the last batch landed (see index)
+	loads  atomic.Int64 // landed-event index loads started (see fetched)
+	landed atomic.Int64 // seq of the last batch landed (see index)
 	// handed and committed count messages given to the batchers and committed; drainExpired is
 	// set when the drain ran out of DrainTimeout (see Run).
 	handed, committed atomic.Int64
 	drainExpired      atomic.Bool
-	cfg      Config
-	src      fetcher
-	store    blockWriter
-	dlq      messageWriter
-	mem      memory.Allocator
-	stats    *Stats
-	shared   *sharedIndex // the landed-event index, set by Run (refused events are taken out)
-	progress progress     // committed state per partition, reported when cfg.Progress is set
-	sweep    sweep        // minutes landed, swept for other members' copies when cfg.Sweep is set
+	cfg               Config
+	src               fetcher
+	store             blockWriter
+	dlq               messageWriter
+	mem               memory.Allocator
+	stats             *Stats
+	shared            *sharedIndex // the landed-event index, set by Run (refused events are taken out)
+	progress          progress     // committed state per partition, reported when cfg.Progress is set
+	sweep             sweep        // minutes landed, swept for other members' copies when cfg.Sweep is set
 }
 
 // New returns a pipeline reading src (a consumer-group Reader), inserting
