@@ -36,7 +36,9 @@ type Config struct {
 	// RetryMin and RetryMax bound the backoff between attempts of a failed
 	// insert, dead-letter write or commit (defaults 100ms and 10s).
 	RetryMin, RetryMax time.Duration
-	// DrainTimeout bounds the final flush and commit on shutdown (default 30s).
+	// DrainTimeout bounds the final flush and commit on shutdown (default DefaultDrainTimeout,
+	// 15s: with the last progress record, leaving the group and stopping the metrics server,
+	// RunConsumer returns within 25s of the stop signal, inside Kubernetes' 30s grace period).
 	DrainTimeout time.Duration
 
 	// Landed is the warehouse the landed-event index loads from and looks late events up in
@@ -47,6 +49,11 @@ type Config struct {
 	DedupWindow time.Duration
 	// DedupMaxIDs bounds the index's ids (default DefaultDedupMaxIDs, ~30 bytes each).
 	DedupMaxIDs int
+
+	// Originals, when set, reads back from Kafka the original message of an event ClickHouse
+	// refuses, for its dead letter (OriginalsFrom; RunConsumer sets it). Nil: the dead letter
+	// holds the event re-encoded as JSON (see ReencodedHeader).
+	Originals Originals
 
 	// Progress, when set, receives what the pipeline has committed and a heartbeat every
 	// ProgressInterval (default DefaultProgressInterval), for the ingest watermark the alert
@@ -80,6 +87,8 @@ const (
 	DefaultBatchRows  = 50_000
 	DefaultBatchBytes = 64 << 20
 	DefaultBatchAge   = time.Second
+	// DefaultDrainTimeout is DrainTimeout's default (see DrainTimeout for the 25s budget).
+	DefaultDrainTimeout = 15 * time.Second
 )
 
 func (c *Config) setDefaults() {
@@ -108,7 +117,7 @@ func (c *Config) setDefaults() {
 		c.RetryMax = 10 * time.Second
 	}
 	if c.DrainTimeout == 0 {
-		c.DrainTimeout = 30 * time.Second
+		c.DrainTimeout = DefaultDrainTimeout
 	}
 	if c.DedupWindow == 0 {
 		c.DedupWindow = DefaultDedupWindow

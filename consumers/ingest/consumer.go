@@ -73,7 +73,17 @@ func (c *ConsumerConfig) Validate() error {
 }
 
 // RunConsumer connects to ClickHouse (applying migrations when asked) and
-// Kafka, and runs the pipeline until ctx is cancelled.
+// Kafka, and runs the pipeline until ctx is cancelled. Then it stops within
+// Config.DrainTimeout plus shutdownReserve (25s by default): the fetch stops,
+// the pipeline drains and commits, the last progress record is written, and
+// only then does the consumer leave the group, so that its partitions move on
+// at once rather than after the session timeout. Leaving first would hand the
+// partitions over while their last batches are still landing: their offsets
+// could no longer be committed (kgo commits as a member), and the new owner,
+// whose landed-event index loads as it is assigned, would insert those
+// batches a second time (the copy sweep repairs that only within seconds).
+// It returns an error matching ErrDrainIncomplete when the drain gave up,
+// saying how many fetched messages were left uncommitted.
 func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) error {
 	if err := c.Validate(); err != nil {
 		return err
@@ -144,6 +154,11 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 	cfg.Landed = LandedFrom(conn)
 	cfg.Progress, cfg.Group = ProgressTo(conn), c.Group
 	cfg.Sweep = SweepFrom(conn)
+	dialer, err := KafkaGoDialer(c.Kafka)
+	if err != nil {
+		return err
+	}
+	cfg.Originals = OriginalsFrom(c.Kafka.Brokers, dialer)
 	sink := NewSink(conn, c.ClickHouse.Database)
 	sink.Reconcile = reconciler(conn, logger)
 	p := New(cfg, r, sink, w)
@@ -159,12 +174,29 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 		slog.String("group", c.Group), slog.String("clickhouse", c.ClickHouse.Addr), slog.Bool("clickhouse_tls", c.ClickHouse.TLS.On()),
 		slog.String("clickhouse_compression", c.ClickHouse.WireCompression()))
 	err = p.Run(ctx)
+	// Everything that could be committed is: leave the group, so that its partitions are
+	// reassigned now (the deferred Close would leave it too, unbounded).
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
+	if lerr := r.cl.LeaveGroupContext(lctx); lerr != nil {
+		logger.Warn("cannot leave the consumer group: its partitions move on after the session timeout",
+			slog.String("group", c.Group), slog.Any("err", lerr))
+	}
+	cancel()
 	s := p.Stats()
 	logger.Info("consumer stopped", slog.Int64("events", s.Events.Load()), slog.Int64("invalid", s.Invalid.Load()),
 		slog.Int64("duplicates", s.Duplicates.Load()), slog.Int64("lookups", s.Lookups.Load()),
 		slog.Int64("index_loads", s.Loads.Load()), slog.Int64("batches", s.Batches.Load()))
 	return err
 }
+
+// Bounds of the steps of a shutdown after the drain (see RunConsumer): the last progress
+// record (finalReportTimeout), leaving the group, stopping the metrics server; shutdownReserve
+// is their sum, what a shutdown takes beyond Config.DrainTimeout at most.
+const (
+	leaveTimeout       = 3 * time.Second
+	metricsStopTimeout = 2 * time.Second
+	shutdownReserve    = finalReportTimeout + leaveTimeout + metricsStopTimeout
+)
 
 // ErrSchema is returned by RunConsumer when the database is not at warehouse.LatestVersion.
 var ErrSchema = errors.New("schema version mismatch")
@@ -220,9 +252,11 @@ func serveMetrics(addr string, s *Stats, r lagger, logger *slog.Logger) (stop fu
 	}()
 	logger.Info("serving metrics", slog.String("addr", ln.Addr().String()))
 	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), metricsStopTimeout)
 		defer cancel()
-		_ = srv.Shutdown(ctx)
+		if srv.Shutdown(ctx) != nil {
+			_ = srv.Close() // a scrape still running: cut it
+		}
 		<-done
 	}, nil
 }

@@ -155,6 +155,15 @@ func (x *index) add(sec int64, id uuid.UUID) {
 	}
 }
 
+// forget takes the id at unix second sec out of the index: an event ClickHouse refused (sent to
+// the dead-letter topic instead) must not be taken for landed, so that a copy of it is checked,
+// and refused, again.
+func (x *index) forget(sec int64, id uuid.UUID) {
+	if set := x.minutes[floorDiv(sec, 60)]; set != nil && set.ids.remove(id) {
+		x.ids--
+	}
+}
+
 // advance moves the newest minute to m (clamped to the wall clock: an event up to 24 h ahead
 // is valid, and must not make the index give up the present) and gives up what falls out of
 // the window.
@@ -271,6 +280,18 @@ func (s *sharedIndex) seenLate(id uuid.UUID) bool {
 	}
 	s.lateSeen[0][id] = struct{}{}
 	return false
+}
+
+// forget takes the refused events (ids and unix seconds) out of the index and of the late
+// events seen (see index.forget).
+func (s *sharedIndex) forget(secs []int64, ids []uuid.UUID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, id := range ids {
+		s.idx.forget(secs[i], id)
+		delete(s.lateSeen[0], id)
+		delete(s.lateSeen[1], id)
+	}
 }
 
 // send queues bt (cut by a batcher whose minutes are p) for the writer as the next batch in

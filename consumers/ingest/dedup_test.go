@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"math/rand/v2"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -105,5 +106,64 @@ func TestIDSet(t *testing.T) {
 	}
 	if s.len() != len(ids) || s.has(uuid.New()) || s.add(uuid.Nil) {
 		t.Fatalf("len %d, want %d; an unknown or nil id must not be found or stored", s.len(), len(ids))
+	}
+}
+
+// TestIDSetRemove removes ids in random order from a set kept small (many probe runs wrap
+// around the end of the slots) and checks it against a map after every step.
+func TestIDSetRemove(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var s idSet
+	model := map[uuid.UUID]bool{}
+	var ids []uuid.UUID
+	for step := range 20_000 {
+		if len(ids) == 0 || rng.IntN(3) > 0 && len(ids) < 180 {
+			var id uuid.UUID
+			for i := range id {
+				id[i] = byte(rng.Uint32())
+			}
+			ids = append(ids, id)
+			model[id] = true
+			if !s.add(id) {
+				t.Fatalf("step %d: add of a new id said not new", step)
+			}
+		} else {
+			k := rng.IntN(len(ids))
+			id := ids[k]
+			ids[k] = ids[len(ids)-1]
+			ids = ids[:len(ids)-1]
+			delete(model, id)
+			if !s.remove(id) || s.remove(id) {
+				t.Fatalf("step %d: remove of a present id failed, or a second remove succeeded", step)
+			}
+		}
+		if s.len() != len(model) {
+			t.Fatalf("step %d: len %d, want %d", step, s.len(), len(model))
+		}
+		if step%97 == 0 {
+			for _, id := range ids {
+				if !s.has(id) {
+					t.Fatalf("step %d: id lost after removals", step)
+				}
+			}
+		}
+	}
+	if s.remove(uuid.New()) || s.remove(uuid.Nil) {
+		t.Fatal("remove of an unknown or nil id succeeded")
+	}
+}
+
+func TestIndexForget(t *testing.T) {
+	var landed atomic.Int64
+	x := newIndex(15*time.Minute, 1000, time.Now, &landed)
+	x.coverAll()
+	sec := time.Now().Unix()
+	id := uuid.New()
+	if v := x.check(sec, id, pending{}); v != fresh {
+		t.Fatalf("first check: %v, want fresh", v)
+	}
+	x.forget(sec, id)
+	if v := x.check(sec, id, pending{}); v != fresh || x.ids != 1 {
+		t.Fatalf("check after forget: %v with %d ids, want fresh with 1: a refused event must be checked again", v, x.ids)
 	}
 }

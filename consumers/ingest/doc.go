@@ -13,6 +13,15 @@
 //     as one columnar block;
 //  3. the highest offset of every partition in the batch is committed.
 //
+// "Until it succeeds" holds for transient errors (classify.go: the network, timeouts, a server
+// overloaded or shutting down, and any error not known to be about the data). A block that
+// ClickHouse refuses for its rows (a value it cannot parse or store, or a block too big for its
+// memory) is split in halves down to the rows refused (refuse.go): the others land once, the
+// refused ones go to the dead-letter topic as their original messages with the reason
+// "clickhouse_rejected: <ClickHouse's message>", and leave the landed-event index. A dead letter
+// the dead-letter topic refuses for its size is cut to 64 KiB with header spacepulse-truncated
+// (dlq.go). Neither stops the pipeline.
+//
 // Offsets are committed only after ClickHouse (and the dead-letter topic)
 // accepted everything before them, so a crash at any point (kill -9
 // included) loses nothing: the uncommitted events are fetched again by
@@ -105,5 +114,7 @@
 // stops the fetch instead of growing memory. When the context is cancelled the
 // fetcher stops, the batchers cut what they hold and the writer drains the
 // queue on a context detached from the cancellation with Config.DrainTimeout; a
-// batch that cannot be written by then is left uncommitted, to be fetched again.
+// batch that cannot be written by then is left uncommitted, to be fetched again,
+// and Run returns ErrDrainIncomplete with the count. RunConsumer leaves the group
+// only after that, and returns within 25 s of the stop by default (see RunConsumer).
 package ingest

@@ -21,10 +21,15 @@ func idKey(id uuid.UUID) [2]uint64 {
 
 func (s *idSet) len() int { return s.n }
 
-func (s *idSet) slot(k [2]uint64) int {
+// home is the slot where k's probe starts.
+func (s *idSet) home(k [2]uint64) int {
 	h := (k[0] ^ k[1]*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
+	return int(h>>32) & (len(s.slots) - 1)
+}
+
+func (s *idSet) slot(k [2]uint64) int {
 	mask := len(s.slots) - 1
-	i := int(h>>32) & mask
+	i := s.home(k)
 	for s.slots[i] != k && s.slots[i] != ([2]uint64{}) {
 		i = (i + 1) & mask
 	}
@@ -56,6 +61,38 @@ func (s *idSet) add(id uuid.UUID) bool {
 	s.slots[i] = k
 	s.n++
 	return true
+}
+
+// remove takes id out of the set and reports whether it was there. The keys after it in its
+// probe run move back into the gap (backward-shift deletion), so no tombstone is left and every
+// key stays reachable from its home slot.
+func (s *idSet) remove(id uuid.UUID) bool {
+	k := idKey(id)
+	if s.n == 0 || k == ([2]uint64{}) {
+		return false
+	}
+	i := s.slot(k)
+	if s.slots[i] != k {
+		return false
+	}
+	mask := len(s.slots) - 1
+	for j := i; ; {
+		s.slots[i] = [2]uint64{}
+		for {
+			j = (j + 1) & mask
+			if s.slots[j] == ([2]uint64{}) {
+				s.n--
+				return true
+			}
+			// The key at j may move to the gap at i unless its home lies cyclically in (i, j].
+			h := s.home(s.slots[j])
+			if (i <= j && (h <= i || h > j)) || (i > j && h <= i && h > j) {
+				break
+			}
+		}
+		s.slots[i] = s.slots[j]
+		i = j
+	}
 }
 
 func (s *idSet) grow() {

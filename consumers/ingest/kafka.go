@@ -59,9 +59,19 @@ func KafkaGoTransport(k endpoint.Kafka) (*kafka.Transport, error) {
 	return &kafka.Transport{TLS: tlsCfg, SASL: mech}, nil
 }
 
+// KafkaGoDialer is the segmentio/kafka-go dialer that reaches k (for reading a message back by
+// its offset: Originals). k must be valid.
+func KafkaGoDialer(k endpoint.Kafka) (*kafka.Dialer, error) {
+	tr, err := KafkaGoTransport(k)
+	if err != nil {
+		return nil, err
+	}
+	return &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: tr.TLS, SASLMechanism: tr.SASL}, nil
+}
+
 // NewDLQWriter returns the dead-letter writer: acks from all in-sync replicas, synchronous,
-// LZ4, topic created if the broker allows it; plain TCP without SASL unless its Transport is set
-// (KafkaGoTransport).
+// LZ4, record batches under 1 MB (Kafka's default max.message.bytes), topic created if the
+// broker allows it; plain TCP without SASL unless its Transport is set (KafkaGoTransport).
 func NewDLQWriter(brokers []string, topic string, logger *slog.Logger) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:                   kafka.TCP(brokers...),
@@ -69,7 +79,7 @@ func NewDLQWriter(brokers []string, topic string, logger *slog.Logger) *kafka.Wr
 		Balancer:               &kafka.Hash{},
 		RequiredAcks:           kafka.RequireAll,
 		BatchSize:              10_000,
-		BatchBytes:             16 << 20,
+		BatchBytes:             dlqBatchBytes,
 		BatchTimeout:           10 * time.Millisecond,
 		Compression:            compress.Lz4,
 		MaxAttempts:            5,

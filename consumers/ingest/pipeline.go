@@ -46,16 +46,21 @@ var _ messageWriter = (*kafka.Writer)(nil)
 
 // Pipeline consumes, batches, writes and commits; see the package doc.
 type Pipeline struct {
-	loads    atomic.Int64 // landed-event index loads started (see fetched)
-	landed   atomic.Int64 // seq of the last batch landed (see index)
-	cfg      Config
-	src      fetcher
-	store    blockWriter
-	dlq      messageWriter
-	mem      memory.Allocator
-	stats    *Stats
-	progress progress // committed state per partition, reported when cfg.Progress is set
-	sweep    sweep    // minutes landed, swept for other members' copies when cfg.Sweep is set
+	loads  atomic.Int64 // landed-event index loads started (see fetched)
+	landed atomic.Int64 // seq of the last batch landed (see index)
+	// handed and committed count messages given to the batchers and committed; drainExpired is
+	// set when the drain ran out of DrainTimeout (see Run).
+	handed, committed atomic.Int64
+	drainExpired      atomic.Bool
+	cfg               Config
+	src               fetcher
+	store             blockWriter
+	dlq               messageWriter
+	mem               memory.Allocator
+	stats             *Stats
+	shared            *sharedIndex // the landed-event index, set by Run (refused events are taken out)
+	progress          progress     // committed state per partition, reported when cfg.Progress is set
+	sweep             sweep        // minutes landed, swept for other members' copies when cfg.Sweep is set
 }
 
 // New returns a pipeline reading src (a consumer-group Reader), inserting
@@ -73,9 +78,16 @@ func New(cfg Config, src fetcher, store blockWriter, dlq messageWriter) *Pipelin
 // Stats returns the pipeline's counters; safe to read while it runs.
 func (p *Pipeline) Stats() *Stats { return p.stats }
 
+// ErrDrainIncomplete is matched (errors.Is) by Run's error when the drain ran out of
+// Config.DrainTimeout with fetched messages left uncommitted (the next owner of their partitions
+// reads them again; the landed-event index keeps the ones that landed from landing twice).
+var ErrDrainIncomplete = errors.New("drain incomplete")
+
 // Run consumes until ctx is cancelled, then drains: the batch in hand and
 // the queued ones are written and committed on a context detached from ctx
-// and bounded by Config.DrainTimeout. It returns nil after a clean drain.
+// and bounded by Config.DrainTimeout. It returns nil after a clean drain, and an error matching
+// ErrDrainIncomplete, saying how many fetched messages were left uncommitted, when the drain gave
+// up. It returns at most DrainTimeout plus finalReportTimeout after ctx is cancelled.
 func (p *Pipeline) Run(ctx context.Context) error {
 	// One batcher per decoder, each fed the messages of its share of the partitions (partition
 	// modulo Decoders, so each partition's messages stay in order) in chunks of one fetch, all
@@ -86,6 +98,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	batches := make(chan *batch, p.cfg.QueueDepth)
 	shared := newSharedIndex(&p.cfg, &p.landed)
+	p.shared = shared
 	drainCtx, cancelDrain := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelDrain()
 
@@ -102,7 +115,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	g.Go(func() error {
 		// Once ctx is done the writer gets DrainTimeout more to land what is queued.
 		stop := context.AfterFunc(gctx, func() {
-			t := time.AfterFunc(p.cfg.DrainTimeout, cancelDrain)
+			t := time.AfterFunc(p.cfg.DrainTimeout, func() { p.drainExpired.Store(true); cancelDrain() })
 			context.AfterFunc(drainCtx, func() { t.Stop() })
 		})
 		defer stop()
@@ -118,10 +131,19 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		err = nil
 	}
+	if left := p.handed.Load() - p.committed.Load(); p.drainExpired.Load() && left > 0 {
+		// The writer's own error (often the context it was cancelled with) would read as a clean stop.
+		cause := "nothing failed"
+		if err != nil {
+			cause = err.Error()
+		}
+		err = fmt.Errorf("drain gave up after %s with %d fetched messages uncommitted (the next owner of their partitions reads them again; raise DrainTimeout, or make ClickHouse and Kafka answer): last error: %s: %w",
+			p.cfg.DrainTimeout, left, cause, ErrDrainIncomplete)
+	}
 	if p.cfg.Progress != nil {
 		// A clean stop has committed everything it fetched: say so, so that the partitions it
 		// leaves caught up do not hold the watermark back as a killed consumer's would.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalReportTimeout)
 		if rerr := p.report(rctx, err == nil); rerr != nil {
 			p.cfg.Logger.Warn("cannot record the final ingest progress", slog.Any("err", rerr))
 		}
@@ -129,6 +151,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	return err
 }
+
+// finalReportTimeout bounds the last progress record written after the drain (see Run).
+const finalReportTimeout = 3 * time.Second
 
 // fetch hands the fetched messages to the batchers (outs, by partition modulo their number) in
 // runs, until ctx is done, then closes them. The channels hold fetchedRuns runs each, a run at
@@ -165,6 +190,7 @@ func (p *Pipeline) fetch(ctx context.Context, outs []chan fetched) error {
 			}
 			select {
 			case outs[k] <- fetched{msgs: ms[:n:n], loads: loads}:
+				p.handed.Add(int64(n))
 				ms = ms[n:]
 			case <-ctx.Done():
 				return nil // not committed: fetched again
@@ -238,20 +264,30 @@ func (p *Pipeline) write(ctx context.Context, in <-chan *batch) error {
 func (p *Pipeline) land(ctx context.Context, bt *batch) error {
 	start := time.Now()
 	if len(bt.dead) > 0 {
-		if err := p.retry(ctx, "write dead letters", func(ctx context.Context) error {
-			return p.dlq.WriteMessages(ctx, bt.dead...)
-		}); err != nil {
+		if err := p.writeDead(ctx, bt.dead); err != nil {
 			return err
 		}
 	}
 	if bt.rec != nil {
-		again := false
-		if err := p.retry(ctx, "insert into clickhouse", func(ctx context.Context) error {
-			err := p.store.WriteBlock(ctx, bt.rec, again)
-			again = true
+		refused, err := p.insert(ctx, bt.rec)
+		if err != nil {
 			return err
-		}); err != nil {
-			return err
+		}
+		if len(refused) > 0 {
+			// The rows ClickHouse refuses go to the dead-letter topic like invalid events, after
+			// the others landed and before the commit.
+			letters, err := p.refusedLetters(ctx, bt.rec, refused)
+			if err != nil {
+				return err
+			}
+			if err := p.writeDead(ctx, letters); err != nil {
+				return err
+			}
+			p.forgetRefused(bt.rec, refused)
+			bt.valid -= len(refused)
+			bt.dead = append(bt.dead, letters...)
+			p.cfg.Logger.Warn("events refused by clickhouse sent to the dead-letter topic",
+				slog.Int("events", len(refused)), slog.Int("landed", bt.valid), slog.String("reason", refused[0].reason))
 		}
 	}
 	insertDone := time.Now()
@@ -272,6 +308,7 @@ func (p *Pipeline) land(ctx context.Context, bt *batch) error {
 		return err
 	}
 	p.progress.committed(bt.marks)
+	p.committed.Add(int64(bt.valid + len(bt.dead) + bt.duplicates))
 	p.stats.add(bt, insertDone.Sub(start))
 	p.cfg.Logger.Debug("batch landed", slog.Int("valid", bt.valid), slog.Int("invalid", len(bt.dead)),
 		slog.Int("duplicates", bt.duplicates),

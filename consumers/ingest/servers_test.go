@@ -59,8 +59,9 @@ func randomName(prefix string) string {
 	return prefix + hex.EncodeToString(b)
 }
 
-// newTopic creates a topic with n partitions and deletes it after the test.
-func newTopic(t *testing.T, brokers []string, name string, n int) string {
+// newTopic creates a topic with n partitions (and the given topic configs) and deletes it after
+// the test.
+func newTopic(t *testing.T, brokers []string, name string, n int, configs ...kafka.ConfigEntry) string {
 	t.Helper()
 	conn, err := kafka.Dial("tcp", brokers[0])
 	if err != nil {
@@ -76,7 +77,7 @@ func newTopic(t *testing.T, brokers []string, name string, n int) string {
 		t.Fatalf("dial controller: %v", err)
 	}
 	defer cc.Close()
-	if err := cc.CreateTopics(kafka.TopicConfig{Topic: name, NumPartitions: n, ReplicationFactor: 1}); err != nil {
+	if err := cc.CreateTopics(kafka.TopicConfig{Topic: name, NumPartitions: n, ReplicationFactor: 1, ConfigEntries: configs}); err != nil {
 		t.Fatalf("create topic %s: %v", name, err)
 	}
 	// Creation returns before every broker knows the topic: wait for it.

@@ -20,7 +20,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spacepulse/spacepulse/schemas/cli"
 	"github.com/spacepulse/spacepulse/schemas/endpoint"
@@ -129,7 +128,7 @@ func flags(c *config) *cli.FlagSet {
 	fs.IntVar(&p.BatchRows, "batch-rows", ingest.DefaultBatchRows, "cut a batch at this many events")
 	fs.IntVar(&p.BatchBytes, "batch-bytes", ingest.DefaultBatchBytes, "cut a batch at this many bytes of Kafka values")
 	fs.DurationVar(&p.BatchAge, "batch-age", ingest.DefaultBatchAge, "cut a non-empty batch this long after its first event")
-	fs.DurationVar(&p.DrainTimeout, "drain-timeout", 30*time.Second, "how long the final flush and commit may take on shutdown")
+	fs.DurationVar(&p.DrainTimeout, "drain-timeout", ingest.DefaultDrainTimeout, "how long the final flush and commit may take on shutdown (the whole shutdown takes at most this plus 8s)")
 	fs.BoolVar(&k.Migrate, "migrate", false, "apply the ClickHouse migrations at start (for one consumer on one machine; otherwise run spacepulse-migrate once)")
 	fs.StringVar(&k.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464; empty: off)")
 	fs.DurationVar(&p.DedupWindow, "dedup-window", ingest.DefaultDedupWindow,
