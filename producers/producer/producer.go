@@ -190,11 +190,21 @@ func New(cfg Config) (*Producer, error) {
 // service calls it at start to fail fast on a wrong setting instead of buffering events.
 func (p *Producer) Ping(ctx context.Context) error {
 	c := &kafka.Client{Addr: p.w.Addr, Transport: p.w.Transport}
-	if _, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.cfg.Topic}}); err != nil {
+	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.cfg.Topic}})
+	if err != nil {
 		return fmt.Errorf("ask kafka %s for topic %s: %w", p.w.Addr, p.cfg.Topic, err)
+	}
+	for _, t := range md.Topics {
+		if t.Error != nil {
+			return fmt.Errorf("topic %s on kafka %s: %w", p.cfg.Topic, p.w.Addr, t.Error)
+		}
 	}
 	return nil
 }
+
+// ErrNoTopic matches the error of Ping (and of every delivery) when the topic does not exist:
+// the producer never creates topics (their partitions and replication are the operator's choice).
+var ErrNoTopic = kafka.UnknownTopicOrPartition
 
 // Message encodes ev as a Kafka message (key session_id, content-type
 // header) after validating it. A zero EventID is filled with a new UUIDv7.

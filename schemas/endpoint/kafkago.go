@@ -39,6 +39,9 @@ func (s SASL) KafkaGoSASL() (sasl.Mechanism, error) {
 // failure (see the package's Refused) or a segmentio/kafka-go SASL error; else nil. The consumer
 // adds franz-go's equivalents.
 func (k Kafka) Refused(err error) error {
+	if err == nil {
+		return nil
+	}
 	if r := Refused("kafka "+strings.Join(k.Brokers, ","), "kafka", err); r != nil {
 		return r
 	}

@@ -169,6 +169,11 @@ func run(ctx context.Context, cmd string, c config, logger *slog.Logger) error {
 		_ = p.Close()
 		return r
 	}
+	if errors.Is(err, producer.ErrNoTopic) {
+		_ = p.Close()
+		return endpoint.NewRefused("kafka "+strings.Join(c.kafka.Brokers, ","),
+			"create the topic first (kafka-topics.sh --create --topic "+c.topic+" --partitions N), or check -kafka-topic", err)
+	}
 	var n int64
 	switch cmd {
 	case "send":
