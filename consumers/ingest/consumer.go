@@ -32,6 +32,9 @@ type ConsumerConfig struct {
 	// MetricsAddr, when not empty, serves Prometheus metrics at
 	// http://MetricsAddr/metrics (e.g. 127.0.0.1:9464).
 	MetricsAddr string
+	// GroupClient holds the consumer group's timeouts and the lag poller's settings (zero
+	// fields: defaults, see GroupConfig).
+	GroupClient GroupConfig
 	Pipeline    Config
 	ClickHouse  warehouse.Config
 }
@@ -174,7 +177,7 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 		return err
 	}
 	defer conn.Close()
-	r, err := NewGroupReader(brokers, c.Group, c.Pipeline.Topic, logger)
+	r, err := NewGroupReaderWith(brokers, c.Group, c.Pipeline.Topic, c.GroupClient, logger)
 	if err != nil {
 		return err
 	}

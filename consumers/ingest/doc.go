@@ -55,7 +55,12 @@
 // a copy that reaches a member other than the one that landed the original
 // (through a partition the other member owns, since its index last loaded;
 // or the in-flight batch of a revoked partition landing after the new owner
-// loaded its index) is inserted by both. Within one consumer process there is
+// loaded its index) is inserted by both. A member whose partitions are revoked
+// waits up to GroupConfig.RevokeWait (3 s) for their batches in flight to land
+// and commit before it gives them up, so the second case needs a batch slower
+// than that (ClickHouse slow or down); such a batch is not committed by the old
+// owner (GroupReader commits only the partitions it owns), and the new owner
+// reads it again from the last committed offset. Within one consumer process there is
 // no such case. The copy sweep (sweep.go) repairs the rollups within about
 // SweepInterval (10 s) plus 3 s, while events holds the copy until a merge
 // folds it (see sql/README.md).
