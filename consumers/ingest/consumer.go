@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -193,7 +194,7 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 	sink.Reconcile = reconciler(conn, logger)
 	p := New(cfg, r, sink, w)
 	if c.MetricsAddr != "" {
-		stop, err := serveMetrics(c.MetricsAddr, p.Stats(), r, logger)
+		stop, err := serveMetrics(c, brokers, conn, p.Stats(), r, logger)
 		if err != nil {
 			return err
 		}
@@ -240,34 +241,54 @@ func kafkaLogger(l *slog.Logger, level slog.Level) kafka.Logger {
 	})
 }
 
-// serveMetrics serves the pipeline's Prometheus metrics (and the Go runtime's)
-// on addr until stop is called.
-func serveMetrics(addr string, s *Stats, r lagger, logger *slog.Logger) (stop func(), err error) {
+// serveMetrics serves the pipeline's Prometheus metrics (and the Go runtime's) at /metrics, and
+// /healthz and /readyz (see Health), on c.MetricsAddr until stop is called. It runs the lag
+// poller of c.Group on c.Pipeline.Topic (every c.GroupClient.LagInterval), whose figures the lag
+// metrics and /readyz read.
+func serveMetrics(c ConsumerConfig, brokers []string, conn pinger, s *Stats, r *GroupReader, logger *slog.Logger) (stop func(), err error) {
+	gc := c.GroupClient
+	gc.setDefaults()
+	lag, err := NewLagPoller(brokers, c.Group, c.Pipeline.Topic, gc.LagInterval, logger)
+	if err != nil {
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if err := RegisterMetrics(reg, s, r); err != nil {
+	if err := RegisterMetrics(reg, s, lag); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
-	ln, err := net.Listen("tcp", addr)
+	if err := RegisterReaderMetrics(reg, r); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	ln, err := net.Listen("tcp", c.MetricsAddr)
 	if err != nil {
-		return nil, fmt.Errorf("serve metrics on -metrics-addr %s: %w", addr, err)
+		return nil, fmt.Errorf("serve metrics on -metrics-addr %s: %w", c.MetricsAddr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	h := &Health{ClickHouse: conn, Lag: lag, Interval: gc.LagInterval, MaxLag: gc.ReadyMaxLag}
+	h.routes(mux)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
 	go func() {
-		defer close(done)
+		defer wg.Done()
+		lag.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Warn("metrics server stopped", slog.Any("err", err))
 		}
 	}()
-	logger.Info("serving metrics", slog.String("addr", ln.Addr().String()))
+	logger.Info("serving metrics, /healthz and /readyz", slog.String("addr", ln.Addr().String()))
 	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-done
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = srv.Shutdown(sctx)
+		cancel()
+		wg.Wait()
 	}, nil
 }
 

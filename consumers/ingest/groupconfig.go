@@ -39,6 +39,14 @@ type GroupConfig struct {
 	// committed by this member (the new owner reads it again; see GroupReader).
 	RevokeWait time.Duration
 
+	// InstanceID, when set, makes this member static (KIP-345): it must be unique among the live
+	// members and the same across restarts of one member (a StatefulSet's pod name). A static
+	// member restarted within SessionTimeout takes its old assignment back without a rebalance,
+	// so a crash-looping member stops only its own partitions, for as long as it is down; and it
+	// does not leave the group when it stops, so its partitions wait SessionTimeout before they
+	// move (default empty: a dynamic member, which leaves on a clean stop and joins anew).
+	InstanceID string
+
 	// LagInterval is how often the lag poller asks the broker for the end and committed offsets
 	// of every partition (default 5s). The lag age is precise to about one interval.
 	LagInterval time.Duration
@@ -96,11 +104,15 @@ func (c GroupConfig) Validate() error {
 // options are the kgo options of c (defaulted).
 func (c GroupConfig) options() []kgo.Opt {
 	c.setDefaults()
-	return []kgo.Opt{
+	opts := []kgo.Opt{
 		kgo.SessionTimeout(c.SessionTimeout),
 		kgo.HeartbeatInterval(c.HeartbeatInterval),
 		kgo.RebalanceTimeout(c.RebalanceTimeout),
 		kgo.MetadataMaxAge(c.MetadataMaxAge),
 		kgo.MetadataMinAge(min(c.MetadataMaxAge, 5*time.Second)),
 	}
+	if c.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(c.InstanceID))
+	}
+	return opts
 }
