@@ -111,4 +111,23 @@
 // fetcher stops, the batchers cut what they hold and the writer drains the
 // queue on a context detached from the cancellation with Config.DrainTimeout; a
 // batch that cannot be written by then is left uncommitted, to be fetched again.
+//
+// # Rebalances
+//
+// A member commits only the partitions it owns (GroupReader). When partitions are revoked it
+// waits up to GroupConfig.RevokeWait (3 s) for their batches in flight to land and commit, and
+// only then gives them up, so the new owner, which gets them after that, loads an index that
+// holds them. A batch that lands later is not committed by the old owner. Partitions added to the
+// topic are read within GroupConfig.MetadataMaxAge (15 s) plus a rebalance. A killed member holds
+// its partitions for GroupConfig.SessionTimeout (6 s); a static member (GroupConfig.InstanceID)
+// restarted within it takes them back without a rebalance. TestGroupScalesOneThreeOne,
+// TestGroupReadsAddedPartitions and TestCrashLoopCommitRate show each.
+//
+// # Lag and health
+//
+// The lag is read from the broker by a LagPoller of its own (end and committed offsets every
+// GroupConfig.LagInterval, 5 s), not from the fetch, which stops on back-pressure during a
+// ClickHouse outage: per partition in messages and in seconds (the age of the oldest uncommitted
+// message). With MetricsAddr set, RunConsumer serves /metrics, /healthz (alive) and /readyz
+// (ClickHouse pings, the broker answers, the lag age is under GroupConfig.ReadyMaxLag; see Health).
 package ingest
