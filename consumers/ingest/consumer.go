@@ -252,17 +252,21 @@ func serveMetrics(c ConsumerConfig, brokers []string, conn pinger, s *Stats, r *
 	if err != nil {
 		return nil, err
 	}
+	fail := func(err error) (func(), error) {
+		lag.cl.Close() // Run did not start: close its client here
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := RegisterMetrics(reg, s, lag); err != nil {
-		return nil, fmt.Errorf("register metrics: %w", err)
+		return fail(fmt.Errorf("register metrics: %w", err))
 	}
 	if err := RegisterReaderMetrics(reg, r); err != nil {
-		return nil, fmt.Errorf("register metrics: %w", err)
+		return fail(fmt.Errorf("register metrics: %w", err))
 	}
 	ln, err := net.Listen("tcp", c.MetricsAddr)
 	if err != nil {
-		return nil, fmt.Errorf("serve metrics on -metrics-addr %s: %w", c.MetricsAddr, err)
+		return fail(fmt.Errorf("serve metrics on -metrics-addr %s: %w", c.MetricsAddr, err))
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
