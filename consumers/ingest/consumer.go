@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/spacepulse/spacepulse/schemas/endpoint"
 	"github.com/spacepulse/spacepulse/sql/warehouse"
@@ -31,6 +33,9 @@ type ConsumerConfig struct {
 	// MetricsAddr, when not empty, serves Prometheus metrics at
 	// http://MetricsAddr/metrics (e.g. 127.0.0.1:9464).
 	MetricsAddr string
+	// GroupClient holds the consumer group's timeouts and the lag poller's settings (zero
+	// fields: defaults, see GroupConfig).
+	GroupClient GroupConfig
 	Pipeline    Config
 	ClickHouse  warehouse.Config
 }
@@ -67,6 +72,9 @@ func (c *ConsumerConfig) Validate() error {
 			c.Pipeline.BatchRows, c.Pipeline.BatchBytes, c.Pipeline.BatchAge)
 	}
 	if err := c.Pipeline.Validate(); err != nil {
+		return err
+	}
+	if err := c.GroupClient.Validate(); err != nil {
 		return err
 	}
 	return c.ClickHouse.Validate()
@@ -136,7 +144,7 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 		return err
 	}
 	defer conn.Close()
-	r, err := NewGroupReader(c.Kafka.Brokers, c.Group, c.Pipeline.Topic, logger, kopts...)
+	r, err := NewGroupReaderWith(c.Kafka.Brokers, c.Group, c.Pipeline.Topic, c.GroupClient, logger, kopts...)
 	if err != nil {
 		return err
 	}
@@ -163,7 +171,7 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 	sink.Reconcile = reconciler(conn, logger)
 	p := New(cfg, r, sink, w)
 	if c.MetricsAddr != "" {
-		stop, err := serveMetrics(c.MetricsAddr, p.Stats(), r, logger)
+		stop, err := serveMetrics(c, conn, p.Stats(), r, logger, kopts...)
 		if err != nil {
 			return err
 		}
@@ -228,36 +236,60 @@ func kafkaLogger(l *slog.Logger, level slog.Level) kafka.Logger {
 	})
 }
 
-// serveMetrics serves the pipeline's Prometheus metrics (and the Go runtime's)
-// on addr until stop is called.
-func serveMetrics(addr string, s *Stats, r lagger, logger *slog.Logger) (stop func(), err error) {
+// serveMetrics serves the pipeline's Prometheus metrics (and the Go runtime's) at /metrics, and
+// /healthz and /readyz (see Health), on c.MetricsAddr until stop is called. It runs the lag
+// poller of c.Group on c.Pipeline.Topic (every c.GroupClient.LagInterval), whose figures the lag
+// metrics and /readyz read.
+func serveMetrics(c ConsumerConfig, conn pinger, s *Stats, r *GroupReader, logger *slog.Logger, kopts ...kgo.Opt) (stop func(), err error) {
+	gc := c.GroupClient
+	gc.setDefaults()
+	lag, err := NewLagPoller(c.Kafka.Brokers, c.Group, c.Pipeline.Topic, gc.LagInterval, logger, kopts...)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (func(), error) {
+		lag.cl.Close() // Run did not start: close its client here
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if err := RegisterMetrics(reg, s, r); err != nil {
-		return nil, fmt.Errorf("register metrics: %w", err)
+	if err := RegisterMetrics(reg, s, lag); err != nil {
+		return fail(fmt.Errorf("register metrics: %w", err))
 	}
-	ln, err := net.Listen("tcp", addr)
+	if err := RegisterReaderMetrics(reg, r); err != nil {
+		return fail(fmt.Errorf("register metrics: %w", err))
+	}
+	ln, err := net.Listen("tcp", c.MetricsAddr)
 	if err != nil {
-		return nil, fmt.Errorf("serve metrics on -metrics-addr %s: %w", addr, err)
+		return fail(fmt.Errorf("serve metrics on -metrics-addr %s: %w", c.MetricsAddr, err))
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	h := &Health{ClickHouse: conn, Lag: lag, Interval: gc.LagInterval, MaxLag: gc.ReadyMaxLag}
+	h.routes(mux)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
 	go func() {
-		defer close(done)
+		defer wg.Done()
+		lag.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Warn("metrics server stopped", slog.Any("err", err))
 		}
 	}()
-	logger.Info("serving metrics", slog.String("addr", ln.Addr().String()))
+	logger.Info("serving metrics, /healthz and /readyz", slog.String("addr", ln.Addr().String()))
 	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), metricsStopTimeout)
-		defer cancel()
-		if srv.Shutdown(ctx) != nil {
+		sctx, scancel := context.WithTimeout(context.Background(), metricsStopTimeout)
+		defer scancel()
+		if srv.Shutdown(sctx) != nil {
 			_ = srv.Close() // a scrape still running: cut it
 		}
-		<-done
+		cancel()
+		wg.Wait()
 	}, nil
 }
 

@@ -64,7 +64,12 @@
 // a copy that reaches a member other than the one that landed the original
 // (through a partition the other member owns, since its index last loaded;
 // or the in-flight batch of a revoked partition landing after the new owner
-// loaded its index) is inserted by both. Within one consumer process there is
+// loaded its index) is inserted by both. A member whose partitions are revoked
+// waits up to GroupConfig.RevokeWait (3 s) for their batches in flight to land
+// and commit before it gives them up, so the second case needs a batch slower
+// than that (ClickHouse slow or down); such a batch is not committed by the old
+// owner (GroupReader commits only the partitions it owns), and the new owner
+// reads it again from the last committed offset. Within one consumer process there is
 // no such case. The copy sweep (sweep.go) repairs the rollups within about
 // SweepInterval (10 s) plus 3 s, while events holds the copy until a merge
 // folds it (see sql/README.md).
@@ -117,4 +122,23 @@
 // batch that cannot be written by then is left uncommitted, to be fetched again,
 // and Run returns ErrDrainIncomplete with the count. RunConsumer leaves the group
 // only after that, and returns within 25 s of the stop by default (see RunConsumer).
+//
+// # Rebalances
+//
+// A member commits only the partitions it owns (GroupReader). When partitions are revoked it
+// waits up to GroupConfig.RevokeWait (3 s) for their batches in flight to land and commit, and
+// only then gives them up, so the new owner, which gets them after that, loads an index that
+// holds them. A batch that lands later is not committed by the old owner. Partitions added to the
+// topic are read within GroupConfig.MetadataMaxAge (15 s) plus a rebalance. A killed member holds
+// its partitions for GroupConfig.SessionTimeout (6 s); a static member (GroupConfig.InstanceID)
+// restarted within it takes them back without a rebalance. TestGroupScalesOneThreeOne,
+// TestGroupReadsAddedPartitions and TestCrashLoopCommitRate show each.
+//
+// # Lag and health
+//
+// The lag is read from the broker by a LagPoller of its own (end and committed offsets every
+// GroupConfig.LagInterval, 5 s), not from the fetch, which stops on back-pressure during a
+// ClickHouse outage: per partition in messages and in seconds (the age of the oldest uncommitted
+// message). With MetricsAddr set, RunConsumer serves /metrics, /healthz (alive) and /readyz
+// (ClickHouse pings, the broker answers, the lag age is under GroupConfig.ReadyMaxLag; see Health).
 package ingest

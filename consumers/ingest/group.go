@@ -33,22 +33,56 @@ const DefaultPollRecords = 4096
 // take every partition and the kafka-go ones idle until stopped; nothing is lost
 // (TestGroupReaderJoinsAKafkaGoGroup). A (re)assigned partition resumes from its committed offset; the
 // batcher sees it is not where it left off and reloads the landed-event index.
+//
+// Revoked partitions: a member commits only the partitions it owns. When partitions are revoked
+// (a member joined or left), the member first waits, up to GroupConfig.RevokeWait, for the batches
+// it fetched from them to land and commit, then gives them up; kgo has stopped fetching them and
+// dropped what it had buffered, and the other partitions keep fetching meanwhile
+// (cooperative-sticky). A batch of a given-up partition that lands later (ClickHouse slow or down)
+// is not committed: CommitMessages leaves its partition out, counts it (DroppedCommits) and logs
+// it, so an old owner never moves the new owner's offset, backwards or forwards. The new owner reads
+// from the last committed offset; what the old owner landed late is either in the index the new
+// owner loaded (and dropped as a copy) or, if it landed after that load, inserted twice and
+// repaired by the copy sweep (the bounded exception in the package doc). Lost partitions (the
+// member was dropped from the group) are given up at once: their commits would fail anyway.
 type GroupReader struct {
-	cl     *kgo.Client
-	logger *slog.Logger
+	cl         *kgo.Client
+	logger     *slog.Logger
+	revokeWait time.Duration
 
 	assigned atomic.Int64 // partition assignments so far (Assignments)
+	dropped  atomic.Int64 // partition commits left out because the partition was not owned
+	closing  atomic.Bool  // Close was called: a revoke does not wait
 
-	mu  sync.Mutex
-	lag map[topicPartition]int64 // per partition: high watermark - next offset, at the last fetch
+	// commitMu is held for reading by CommitMessages from its ownership check to the broker's
+	// answer, and for writing by a revoke while it gives partitions up, so that no commit of a
+	// partition is sent after it was given up.
+	commitMu sync.RWMutex
+
+	mu        sync.Mutex
+	committed *sync.Cond               // signalled (with mu) after each commit
+	owned     map[topicPartition]bool  // partitions assigned and not revoked or lost
+	fetched   map[topicPartition]int64 // per owned partition: the next offset after the last fetched message
+	next      map[topicPartition]int64 // per owned partition: the offset committed last
+	lag       map[topicPartition]int64 // per partition: high watermark - next offset, at the last fetch
 }
 
 var _ fetcher = (*GroupReader)(nil)
 var _ lagger = (*GroupReader)(nil)
 
-// NewGroupReader returns a GroupReader of group on topic. extra options are appended to the
-// defaults and override them (tests use them to scale the fetch sizes down).
+// NewGroupReader returns a GroupReader of group on topic with GroupConfig's defaults. extra
+// options are appended to the defaults and override them (tests use them to scale the fetch
+// sizes down).
 func NewGroupReader(brokers []string, group, topic string, logger *slog.Logger, extra ...kgo.Opt) (*GroupReader, error) {
+	return NewGroupReaderWith(brokers, group, topic, GroupConfig{}, logger, extra...)
+}
+
+// NewGroupReaderWith is NewGroupReader with the group's timeouts from gc (zero fields: defaults).
+func NewGroupReaderWith(brokers []string, group, topic string, gc GroupConfig, logger *slog.Logger, extra ...kgo.Opt) (*GroupReader, error) {
+	if err := gc.Validate(); err != nil {
+		return nil, err
+	}
+	gc.setDefaults()
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumerGroup(group),
@@ -72,13 +106,15 @@ func NewGroupReader(brokers []string, group, topic string, logger *slog.Logger, 
 		kgo.DisableFetchSessions(),
 		kgo.WithLogger(kgoLogger{logger}),
 	}
-	r := &GroupReader{logger: logger, lag: map[topicPartition]int64{}}
+	opts = append(opts, gc.options()...)
+	r := newGroupReader(logger, gc.RevokeWait)
 	opts = append(opts,
-		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, ps map[string][]int32) {
+			r.own(ps)
 			r.assigned.Add(1) // before the fetches of those partitions begin
 		}),
-		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, ps map[string][]int32) { r.forget(ps) }),
-		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, ps map[string][]int32) { r.forget(ps) }),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, ps map[string][]int32) { r.revoke(ps, true) }),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, ps map[string][]int32) { r.revoke(ps, false) }),
 	)
 	cl, err := kgo.NewClient(append(opts, extra...)...)
 	if err != nil {
@@ -86,6 +122,14 @@ func NewGroupReader(brokers []string, group, topic string, logger *slog.Logger, 
 	}
 	r.cl = cl
 	return r, nil
+}
+
+// newGroupReader returns a reader without a client, owning nothing.
+func newGroupReader(logger *slog.Logger, revokeWait time.Duration) *GroupReader {
+	r := &GroupReader{logger: logger, revokeWait: revokeWait, owned: map[topicPartition]bool{},
+		fetched: map[topicPartition]int64{}, next: map[topicPartition]int64{}, lag: map[topicPartition]int64{}}
+	r.committed = sync.NewCond(&r.mu)
+	return r
 }
 
 // Assignments is how many times partitions were assigned to this reader; each is counted
@@ -149,28 +193,29 @@ func (r *GroupReader) messages(fs kgo.Fetches, n int) []kafka.Message {
 		}
 		if len(p.Records) > 0 {
 			last := p.Records[len(p.Records)-1]
-			r.lag[topicPartition{p.Topic, p.Partition}] = max(p.HighWatermark-last.Offset-1, 0)
+			tp := topicPartition{p.Topic, p.Partition}
+			r.lag[tp] = max(p.HighWatermark-last.Offset-1, 0)
+			if r.owned[tp] {
+				r.fetched[tp] = max(r.fetched[tp], last.Offset+1)
+			}
 		}
 	})
 	return out
 }
 
-// CommitMessages commits, for each partition of msgs, the offset after its highest message,
-// and waits for the broker's answer: an error for any partition is an error.
+// CommitMessages commits, for each partition of msgs this reader owns, the offset after its
+// highest message, and waits for the broker's answer: an error for any partition is an error.
+// Partitions it does not own (revoked or lost since they were fetched) are left out, counted in
+// DroppedCommits and logged: their new owner reads them again from the last committed offset.
 func (r *GroupReader) CommitMessages(ctx context.Context, msgs ...kafka.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	offsets := map[string]map[int32]kgo.EpochOffset{}
-	for _, m := range msgs {
-		ps := offsets[m.Topic]
-		if ps == nil {
-			ps = map[int32]kgo.EpochOffset{}
-			offsets[m.Topic] = ps
-		}
-		if o, ok := ps[int32(m.Partition)]; !ok || m.Offset+1 > o.Offset {
-			ps[int32(m.Partition)] = kgo.EpochOffset{Epoch: -1, Offset: m.Offset + 1}
-		}
+	r.commitMu.RLock()
+	defer r.commitMu.RUnlock()
+	offsets := r.ownedOffsets(msgs)
+	if len(offsets) == 0 {
+		return nil
 	}
 	var cerr error
 	r.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
@@ -187,9 +232,130 @@ func (r *GroupReader) CommitMessages(ctx context.Context, msgs ...kafka.Message)
 		}
 	})
 	if cerr != nil {
-		return fmt.Errorf("commit offsets of %d partitions: %w", len(msgs), cerr)
+		return fmt.Errorf("commit offsets of %d partitions: %w", len(offsets), cerr)
 	}
+	r.mu.Lock()
+	for topic, ps := range offsets {
+		for p, o := range ps {
+			tp := topicPartition{topic, p}
+			if r.owned[tp] {
+				r.next[tp] = max(r.next[tp], o.Offset)
+			}
+		}
+	}
+	r.committed.Broadcast()
+	r.mu.Unlock()
 	return nil
+}
+
+// ownedOffsets is the offset to commit for each partition of msgs that r owns; the others are
+// counted and logged.
+func (r *GroupReader) ownedOffsets(msgs []kafka.Message) map[string]map[int32]kgo.EpochOffset {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	var dropped map[topicPartition]int64
+	for _, m := range msgs {
+		tp := topicPartition{m.Topic, int32(m.Partition)}
+		if !r.owned[tp] {
+			if dropped == nil {
+				dropped = map[topicPartition]int64{}
+			}
+			dropped[tp] = max(dropped[tp], m.Offset+1)
+			continue
+		}
+		ps := offsets[m.Topic]
+		if ps == nil {
+			ps = map[int32]kgo.EpochOffset{}
+			offsets[m.Topic] = ps
+		}
+		if o, ok := ps[int32(m.Partition)]; !ok || m.Offset+1 > o.Offset {
+			ps[int32(m.Partition)] = kgo.EpochOffset{Epoch: -1, Offset: m.Offset + 1}
+		}
+	}
+	for tp, next := range dropped {
+		r.dropped.Add(1)
+		r.logger.Info("commit left out: the partition was revoked before its batch landed; its new owner reads it again",
+			slog.String("topic", tp.topic), slog.Int("partition", int(tp.partition)), slog.Int64("offset", next))
+	}
+	return offsets
+}
+
+// DroppedCommits is how many partition commits were left out because the partition was no
+// longer this reader's (see CommitMessages).
+func (r *GroupReader) DroppedCommits() int64 { return r.dropped.Load() }
+
+// Owned is how many partitions this reader owns now.
+func (r *GroupReader) Owned() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.owned)
+}
+
+// own records partitions assigned to r.
+func (r *GroupReader) own(ps map[string][]int32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for topic, parts := range ps {
+		for _, p := range parts {
+			r.owned[topicPartition{topic, p}] = true
+		}
+	}
+}
+
+// revoke gives partitions up. When wait is set (a revoke, not a loss, and not while closing) it
+// first waits, up to r.revokeWait, for every message fetched from them to be committed.
+func (r *GroupReader) revoke(ps map[string][]int32, wait bool) {
+	if wait && !r.closing.Load() && r.revokeWait > 0 {
+		r.awaitCommits(ps, time.Now().Add(r.revokeWait))
+	}
+	r.commitMu.Lock() // no commit of these partitions is in flight from here on
+	defer r.commitMu.Unlock()
+	r.forget(ps)
+}
+
+// awaitCommits waits until every message fetched from ps so far is committed, or deadline.
+func (r *GroupReader) awaitCommits(ps map[string][]int32, deadline time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	want := map[topicPartition]int64{}
+	for topic, parts := range ps {
+		for _, p := range parts {
+			tp := topicPartition{topic, p}
+			if f := r.fetched[tp]; f > r.next[tp] {
+				want[tp] = f
+			}
+		}
+	}
+	if len(want) == 0 {
+		return
+	}
+	t := time.AfterFunc(time.Until(deadline), func() {
+		r.mu.Lock()
+		r.committed.Broadcast()
+		r.mu.Unlock()
+	})
+	defer t.Stop()
+	start := time.Now()
+	r.logger.Debug("waiting for the batches in flight of revoked partitions", slog.Int("partitions", len(want)))
+	for {
+		for tp, f := range want {
+			if r.next[tp] >= f {
+				delete(want, tp)
+			}
+		}
+		if len(want) == 0 {
+			r.logger.Info("revoked partitions committed their batches in flight", slog.Int("partitions", len(ps)),
+				slog.Duration("waited", time.Since(start)))
+			return
+		}
+		if !time.Now().Before(deadline) {
+			r.logger.Warn("revoked partitions still have batches in flight; their commits will be left out",
+				slog.Int("partitions", len(want)), slog.Duration("waited", time.Since(start)))
+			return
+		}
+		r.committed.Wait()
+	}
 }
 
 // Lag is the messages between what was fetched last and the end of each partition fetched,
@@ -204,19 +370,26 @@ func (r *GroupReader) Lag() int64 {
 	return n
 }
 
-// forget drops the lag of partitions no longer assigned to this reader.
+// forget drops what r knows of partitions no longer assigned to it: ownership, fetch and commit
+// positions, lag.
 func (r *GroupReader) forget(ps map[string][]int32) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for topic, parts := range ps {
 		for _, p := range parts {
-			delete(r.lag, topicPartition{topic, p})
+			tp := topicPartition{topic, p}
+			delete(r.owned, tp)
+			delete(r.fetched, tp)
+			delete(r.next, tp)
+			delete(r.lag, tp)
 		}
 	}
 }
 
-// Close leaves the group and closes the client's connections.
+// Close leaves the group (giving its partitions up without waiting) and closes the client's
+// connections.
 func (r *GroupReader) Close() error {
+	r.closing.Store(true)
 	r.cl.Close()
 	return nil
 }

@@ -18,7 +18,7 @@ import (
 // array, capped per message) and its partition's high watermark; the lag is per partition and
 // forgotten when the partition is revoked.
 func TestGroupReaderMessages(t *testing.T) {
-	r := &GroupReader{logger: slog.New(slog.DiscardHandler), lag: map[topicPartition]int64{}}
+	r := newGroupReader(slog.New(slog.DiscardHandler), 0)
 	at := time.UnixMilli(1723509737123)
 	rec := func(p int32, off int64, hs ...string) *kgo.Record {
 		rec := &kgo.Record{Topic: "t", Partition: p, Offset: off, Key: []byte("k"), Value: []byte("v"), Timestamp: at}

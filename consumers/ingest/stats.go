@@ -1,8 +1,11 @@
 package ingest
 
 import (
+	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 )
 
 // Stats counts what the pipeline landed. Fields are read with Load while the
@@ -26,6 +29,52 @@ type Stats struct {
 	InsertNS     atomic.Int64 // total time spent landing batches (dead letters + insert)
 	retries      atomic.Int64
 	lastBatch    atomic.Int64 // unix nanoseconds of the last commit
+
+	deadBy [len(deadReasons)]atomic.Int64 // dead letters committed, by deadReasons
+	// landHist counts batches by the time landing them took (dead letters + insert): landHist[i]
+	// those of at most landBuckets[i] seconds, the last those above every bucket.
+	landHist [len(landBuckets) + 1]atomic.Int64
+	landSum  atomic.Int64 // nanoseconds, the histogram's sum
+}
+
+// deadReasons are the labels dead letters are counted by: the event field at fault (the JSON
+// names of the contract, schemas/README.md), or "value" when the value as a whole is (not JSON or
+// Protobuf, empty, an unknown content type). A bounded set, so each is one series.
+var deadReasons = [...]string{"value", "event_id", "session_id", "kind", "ts", "space_id", "user_id", "role", "client",
+	"app_version", "region", "country", "join_ms", "attempt", "reason", "phase", "code", "http_status"}
+
+// landBuckets are the upper bounds, in seconds, of the land-time histogram: a healthy insert of a
+// 50k batch takes tens of milliseconds, a retried one seconds.
+var landBuckets = [...]float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+
+// deadReason is the label of dead letter m: the field named before ": " in its error header
+// (schemas.InvalidError), if it is one of deadReasons, else "value".
+func deadReason(m *kafka.Message) int {
+	for _, h := range m.Headers {
+		if h.Key != "error" {
+			continue
+		}
+		field, _, ok := strings.Cut(string(h.Value), ": ")
+		if !ok {
+			return 0
+		}
+		for i, r := range deadReasons {
+			if r == field {
+				return i
+			}
+		}
+	}
+	return 0
+}
+
+// DeadLetters is the dead letters committed with reason (see deadReasons), 0 for an unknown one.
+func (s *Stats) DeadLetters(reason string) int64 {
+	for i, r := range deadReasons {
+		if r == reason {
+			return s.deadBy[i].Load()
+		}
+	}
+	return 0
 }
 
 // Retries is the number of failed attempts that were retried.
@@ -48,5 +97,17 @@ func (s *Stats) add(b *batch, took time.Duration) {
 	s.Lookups.Add(int64(b.lookups))
 	s.Bytes.Add(int64(b.bytes))
 	s.InsertNS.Add(int64(took))
+	for i := range b.dead {
+		s.deadBy[deadReason(&b.dead[i])].Add(1)
+	}
+	bucket := len(landBuckets)
+	for i, le := range landBuckets {
+		if took.Seconds() <= le {
+			bucket = i
+			break
+		}
+	}
+	s.landHist[bucket].Add(1)
+	s.landSum.Add(int64(took))
 	s.lastBatch.Store(time.Now().UnixNano())
 }

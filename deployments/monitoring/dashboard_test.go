@@ -30,6 +30,9 @@ type fakeLag struct{}
 
 func (fakeLag) Lag() int64 { return 0 }
 
+// Partitions makes fakeLag a lag poller, as the consumer serves one (per-partition series).
+func (fakeLag) Partitions() []ingest.PartitionLag { return []ingest.PartitionLag{{Partition: 0}} }
+
 // consumerMetrics is what the consumer serves on -metrics-addr: name -> type
 // (COUNTER, GAUGE), from RegisterMetrics on a fresh registry (with a reader,
 // so the lag gauge is there too).

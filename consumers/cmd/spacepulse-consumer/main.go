@@ -124,6 +124,18 @@ func flags(c *config) *cli.FlagSet {
 	fs.Kafka(&k.Kafka, ingest.DefaultBrokers)
 	fs.StringVar(&p.Topic, "kafka-topic", ingest.DefaultTopic, "topic to consume")
 	fs.StringVar(&k.Group, "kafka-group", ingest.DefaultGroup, "consumer group id")
+	g := &k.GroupClient
+	fs.StringVar(&g.InstanceID, "kafka-group-instance-id", "",
+		"static group membership (KIP-345): a name unique among the members and kept across restarts, such as a StatefulSet pod's; a member restarted within the session timeout takes its partitions back without a rebalance (default: dynamic)")
+	fs.DurationVar(&g.SessionTimeout, "kafka-session-timeout", ingest.DefaultSessionTimeout,
+		"how long the broker keeps a member that stopped heartbeating (a killed process) before it moves its partitions; at least the broker's group.min.session.timeout.ms")
+	fs.DurationVar(&g.HeartbeatInterval, "kafka-heartbeat-interval", ingest.DefaultHeartbeatInterval, "how often the member heartbeats; at most a third of -kafka-session-timeout")
+	fs.DurationVar(&g.RebalanceTimeout, "kafka-rebalance-timeout", ingest.DefaultRebalanceTimeout, "how long the broker waits for every member to rejoin a rebalance")
+	fs.DurationVar(&g.MetadataMaxAge, "kafka-metadata-max-age", ingest.DefaultMetadataMaxAge, "how often the topic's metadata is refreshed: partitions added to it are read within about this")
+	fs.DurationVar(&g.RevokeWait, "revoke-wait", ingest.DefaultRevokeWait,
+		"how long a member whose partitions are revoked waits for their batches in flight to commit before it gives them up")
+	fs.DurationVar(&g.LagInterval, "lag-interval", ingest.DefaultLagInterval, "how often the lag is read from the broker (end and committed offsets) for the metrics and /readyz")
+	fs.DurationVar(&g.ReadyMaxLag, "ready-max-lag", ingest.DefaultReadyMaxLag, "/readyz answers not ready while the oldest uncommitted message is older than this")
 	fs.StringVar(&p.DLQTopic, "dlq-topic", ingest.DefaultDLQTopic, "dead-letter topic for invalid events")
 	fs.IntVar(&p.BatchRows, "batch-rows", ingest.DefaultBatchRows, "cut a batch at this many events")
 	fs.IntVar(&p.BatchBytes, "batch-bytes", ingest.DefaultBatchBytes, "cut a batch at this many bytes of Kafka values")
