@@ -248,6 +248,13 @@ func (r *GroupReader) CommitMessages(ctx context.Context, msgs ...kafka.Message)
 	return nil
 }
 
+// Owns reports whether r owns topic's partition: assigned, and not revoked or lost since.
+func (r *GroupReader) Owns(topic string, partition int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.owned[topicPartition{topic, int32(partition)}]
+}
+
 // ownedOffsets is the offset to commit for each partition of msgs that r owns; the others are
 // counted and logged.
 func (r *GroupReader) ownedOffsets(msgs []kafka.Message) map[string]map[int32]kgo.EpochOffset {

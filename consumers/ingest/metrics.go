@@ -38,6 +38,8 @@ func RegisterMetrics(reg prometheus.Registerer, s *Stats, r lagger) error {
 		counter("events_total", "Valid events inserted into ClickHouse and committed.", func() float64 { return float64(s.Events.Load()) }),
 		counter("duplicates_total", "Valid events dropped because they had landed already (retries, redeliveries), and committed.",
 			func() float64 { return float64(s.Duplicates.Load()) }),
+		counter("given_up_total", "Valid events not inserted because their partition was revoked or lost while the batch waited to land; the new owner lands them.",
+			func() float64 { return float64(s.GivenUp.Load()) }),
 		counter("lookups_total", "Events older than the landed-event index covers, looked up in ClickHouse before the insert.",
 			func() float64 { return float64(s.Lookups.Load()) }),
 		counter("index_loads_total", "Loads of the landed-event index from ClickHouse (at start, after partitions were assigned).",

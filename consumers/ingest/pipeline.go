@@ -23,6 +23,8 @@ type fetcher interface {
 	FetchMessages(ctx context.Context) ([]kafka.Message, error)
 	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
 	Assignments() int64
+	// Owns reports whether this member still owns the partition (see givenup.go).
+	Owns(topic string, partition int) bool
 }
 
 // fetchedRuns is how many runs of fetched messages wait for each batcher (see fetch).
@@ -268,8 +270,12 @@ func (p *Pipeline) land(ctx context.Context, bt *batch) error {
 			return err
 		}
 	}
-	if bt.rec != nil {
-		refused, err := p.insert(ctx, bt.rec)
+	if bt.rec == nil {
+		if lost := p.givenUp(bt); lost != nil {
+			p.dropGivenUp(bt, lost) // dead letters only: leave the given-up partitions' commits out
+		}
+	} else {
+		refused, err := p.landOwned(ctx, bt)
 		if err != nil {
 			return err
 		}

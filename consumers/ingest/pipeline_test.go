@@ -52,6 +52,8 @@ func (f *fakeFetcher) FetchMessages(ctx context.Context) ([]kafka.Message, error
 
 func (f *fakeFetcher) Assignments() int64 { return 1 } // one assignment, before the first fetch
 
+func (f *fakeFetcher) Owns(string, int) bool { return true }
+
 // receive waits for a message on msgs and returns it with up to 15 more that are there already,
 // as a fetch returns what the client has buffered.
 func receive(ctx context.Context, msgs <-chan kafka.Message) ([]kafka.Message, error) {
@@ -279,6 +281,8 @@ func (f chanFetcher) FetchMessages(ctx context.Context) ([]kafka.Message, error)
 }
 
 func (f chanFetcher) Assignments() int64 { return 1 } // one assignment, before the first fetch
+
+func (f chanFetcher) Owns(string, int) bool { return true }
 
 // Four decoders over eight partitions, every event sent twice, the copy through another
 // partition (so to another decoder): each event is written once, every partition's offsets are

@@ -28,14 +28,24 @@ type refusal struct {
 // again (the failed attempt may have stored rows: 18.16 writes the events part before its views'
 // parts, so a view refusing a row leaves the others stored; WriteBlock then inserts only what is
 // not stored, and reconciles the rollups over the rows' range).
-func (p *Pipeline) insert(ctx context.Context, rec arrow.RecordBatch) ([]refusal, error) {
-	var out []refusal
-	err := p.insertRows(ctx, rec, 0, int(rec.NumRows()), false, &out)
-	return out, err
+//
+// stop, when not nil, is asked before each attempt after a failed one: true ends the insert with
+// stopped set (the caller changes rec and inserts again; see landOwned).
+func (p *Pipeline) insert(ctx context.Context, rec arrow.RecordBatch, stop func() bool) (refused []refusal, stopped bool, err error) {
+	run := insertRun{stop: stop}
+	err = p.insertRows(ctx, rec, 0, int(rec.NumRows()), false, &run)
+	return run.out, run.stopped, err
+}
+
+// insertRun is the state of one insert: the rows refused so far, and whether stop ended it.
+type insertRun struct {
+	out     []refusal
+	stop    func() bool
+	stopped bool
 }
 
 // insertRows inserts rows [lo, hi) of rec; again as in blockWriter.
-func (p *Pipeline) insertRows(ctx context.Context, rec arrow.RecordBatch, lo, hi int, again bool, out *[]refusal) error {
+func (p *Pipeline) insertRows(ctx context.Context, rec arrow.RecordBatch, lo, hi int, again bool, run *insertRun) error {
 	part := rec
 	if lo != 0 || hi != int(rec.NumRows()) {
 		part = rec.NewSlice(int64(lo), int64(hi))
@@ -43,6 +53,10 @@ func (p *Pipeline) insertRows(ctx context.Context, rec arrow.RecordBatch, lo, hi
 	}
 	var final error // the refusal, when the rows (not the server) are at fault
 	err := p.retry(ctx, "insert into clickhouse", func(ctx context.Context) error {
+		if again && run.stop != nil && run.stop() {
+			run.stopped = true
+			return nil
+		}
 		err := p.store.WriteBlock(ctx, part, again)
 		if err == nil {
 			return nil
@@ -54,20 +68,20 @@ func (p *Pipeline) insertRows(ctx context.Context, rec arrow.RecordBatch, lo, hi
 		}
 		return err
 	})
-	if err != nil || final == nil {
+	if err != nil || final == nil || run.stopped {
 		return err
 	}
 	if hi-lo == 1 {
-		*out = append(*out, refusal{row: lo, reason: refusalReason(final)})
+		run.out = append(run.out, refusal{row: lo, reason: refusalReason(final)})
 		return nil
 	}
 	p.cfg.Logger.Warn("insert refused: splitting the block to find the rows clickhouse refuses",
 		slog.Int("rows", hi-lo), slog.String("class", classify(final).String()), slog.Any("err", final))
 	mid := lo + (hi-lo)/2
-	if err := p.insertRows(ctx, rec, lo, mid, true, out); err != nil {
+	if err := p.insertRows(ctx, rec, lo, mid, true, run); err != nil || run.stopped {
 		return err
 	}
-	return p.insertRows(ctx, rec, mid, hi, true, out)
+	return p.insertRows(ctx, rec, mid, hi, true, run)
 }
 
 // refusedLetters builds the dead letters of the refused rows of rec: each row's original

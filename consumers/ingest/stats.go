@@ -17,6 +17,10 @@ type Stats struct {
 	// Duplicates are valid events not inserted because they had landed already (a producer
 	// retry, a redelivery after a crash or rebalance), and committed.
 	Duplicates atomic.Int64
+	// GivenUp are valid events not inserted because their partition was revoked or lost while
+	// the batch waited to land (a ClickHouse outage during a rebalance): their new owner lands
+	// them (see givenup.go).
+	GivenUp atomic.Int64
 	// Lookups are events older than the landed-event index covers, looked up in ClickHouse.
 	Lookups atomic.Int64
 	// Loads are loads of the landed-event index from ClickHouse (at start, after rebalances).
