@@ -36,7 +36,6 @@ type config struct {
 	Seed       uint64
 	Scenario   string
 	Partitions int
-	Repo       string // repository root (deployments/local, the commands to build)
 	RunDir     string // the servers' run dir, the binaries and the consumers' logs
 	Ports      ports
 	Database   string
@@ -78,7 +77,6 @@ func parse(args []string) (config, error) {
 	outage := fs.Duration("clickhouse-outage", 0, "how long ClickHouse stays stopped (0: the profile's, 60s)")
 	fs.StringVar(&c.Scenario, "scenario", "trump-musk-2024", "night to replay: a scenario name or YAML file (producers/scenario)")
 	fs.IntVar(&c.Partitions, "partitions", 8, "partitions of the run's topic (at least 3, for three members)")
-	fs.StringVar(&c.Repo, "repo", ".", "repository root: deployments/local and the commands to build are below it")
 	fs.StringVar(&c.RunDir, "run-dir", ".run/chaos", "the run's own servers (SPACEPULSE_RUN_DIR of the scripts), binaries and consumer logs")
 	fs.IntVar(&c.Ports.ClickHouse, "clickhouse-port", 9170, "native port of the run's ClickHouse")
 	fs.IntVar(&c.Ports.ClickHouseHTTP, "clickhouse-http-port", 8170, "HTTP port of the run's ClickHouse")

@@ -34,12 +34,16 @@ func run(ctx context.Context, cfg config, out io.Writer) (ok bool, err error) {
 		fmt.Fprintf(out, "              %s\n", f)
 	}
 
-	srv, err := newServers(cfg.Repo, cfg.RunDir, cfg.Ports)
+	repo, err := harness.ModuleRoot(ctx)
+	if err != nil {
+		return false, err
+	}
+	srv, err := newServers(repo, cfg.RunDir, cfg.Ports)
 	if err != nil {
 		return false, err
 	}
 	bin := filepath.Join(srv.runDir, "bin")
-	if err := build(ctx, cfg.Repo, bin); err != nil {
+	if _, err := harness.Build(ctx, repo, bin, "./consumers/cmd/spacepulse-consumer", "./sql/cmd/spacepulse-migrate"); err != nil {
 		return false, err
 	}
 	// Everything started from here on is stopped on the way out, whatever happens.
@@ -176,17 +180,6 @@ func run(ctx context.Context, cfg config, out io.Writer) (ok bool, err error) {
 		return false, fmt.Errorf("injected %v of each kind, planned %v", n, Counts(plan))
 	}
 	return v.OK(), nil
-}
-
-// build compiles spacepulse-consumer and spacepulse-migrate into bin.
-func build(ctx context.Context, repo, bin string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin+string(filepath.Separator),
-		"./consumers/cmd/spacepulse-consumer", "./sql/cmd/spacepulse-migrate")
-	cmd.Dir = repo
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build the consumer and spacepulse-migrate: %w\n%s", err, strings.TrimSpace(string(out)))
-	}
-	return nil
 }
 
 // recreate drops the run's database and runs spacepulse-migrate once to create it.

@@ -33,7 +33,7 @@ func (p ports) kafkaAddr() string      { return "127.0.0.1:" + strconv.Itoa(p.Ka
 
 func newServers(repo, runDir string, p ports) (*servers, error) {
 	if _, err := os.Stat(filepath.Join(repo, "deployments/local/clickhouse.sh")); err != nil {
-		return nil, fmt.Errorf("cannot find deployments/local/clickhouse.sh under -repo %s: run from the repository root or set -repo", repo)
+		return nil, fmt.Errorf("cannot find deployments/local/clickhouse.sh in the module at %s: run from the spacepulse repository", repo)
 	}
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create the run dir: %w", err)
