@@ -30,6 +30,9 @@ type group struct {
 	closed     bool
 }
 
+// errHung is wrapped by signal's error when the process had to be killed.
+var errHung = errors.New("hung")
+
 type proc struct {
 	cmd      *exec.Cmd
 	log      string
@@ -116,7 +119,7 @@ func (g *group) signal(slot int, sig syscall.Signal, timeout time.Duration) (int
 	case <-time.After(timeout):
 		_ = p.cmd.Process.Kill()
 		<-p.done
-		return pid, fmt.Errorf("consumer %d (pid %d) did not exit %s after %v: killed", slot, pid, timeout, sig)
+		return pid, fmt.Errorf("%w: consumer %d (pid %d) did not exit %s after %v: killed (log %s)", errHung, slot, pid, timeout, sig, p.log)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -105,10 +106,14 @@ func run(ctx context.Context, cfg config, out io.Writer) (ok bool, err error) {
 	in := &injector{out: out, t0: time.Now(), srv: srv, g: g, term: time.Minute}
 	faultsDone := make(chan struct{})
 	fctx, stopFaults := context.WithCancel(ctx)
-	defer stopFaults()
 	go func() {
 		defer close(faultsDone)
 		in.run(fctx, plan)
+	}()
+	// A fault under way (ClickHouse being started again) ends before the servers are stopped.
+	defer func() {
+		stopFaults()
+		<-faultsDone
 	}()
 	sent, err := scenario.Replay(ctx, gen, l, scenario.ReplayConfig{Speed: speed, Every: 30 * time.Second,
 		Progress: func(pr scenario.Progress) {
@@ -149,7 +154,9 @@ func run(ctx context.Context, cfg config, out io.Writer) (ok bool, err error) {
 		return false, ctx.Err()
 	case <-time.After(cfg.Sweep):
 	}
-	if err := g.stop(time.Minute); err != nil {
+	if err := g.stop(in.term); errors.Is(err, errHung) {
+		in.hung = append(in.hung, err.Error())
+	} else if err != nil {
 		return false, err
 	}
 
@@ -169,9 +176,13 @@ func run(ctx context.Context, cfg config, out io.Writer) (ok bool, err error) {
 	for _, u := range g.Unexpected {
 		fmt.Fprintf(out, "  exited      %s\n", u)
 	}
+	for _, h := range in.hung {
+		fmt.Fprintf(out, "  HUNG        %s\n", h)
+	}
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, v.Line())
-	fmt.Fprintf(out, "faults: %s; %d consumer exits nobody asked for\n", Summary(injected), len(g.Unexpected))
+	fmt.Fprintf(out, "faults: %s; %d consumer exits nobody asked for, %d consumers killed after SIGTERM did not stop them in %s\n",
+		Summary(injected), len(g.Unexpected), len(in.hung), in.term)
 	fmt.Fprintf(out, "chaos took %.1f s (seed %d)\n", time.Since(began).Seconds(), cfg.Seed)
 	if len(in.errors) > 0 {
 		return false, fmt.Errorf("faults that could not be injected: %v", in.errors)
