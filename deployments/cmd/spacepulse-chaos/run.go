@@ -145,7 +145,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (ok bool, err error) {
 	err = k.WaitCommitted(wctx, nil, group, topic, end, 200*time.Millisecond, nil)
 	cancel()
 	if err != nil {
-		return false, fmt.Errorf("%w (consumer logs: %s)", err, logDir)
+		return false, fmt.Errorf("%w; %s (consumer logs: %s)", err, behind(ctx, k, group, topic, end), logDir)
 	}
 	in.say("committed: all %d messages, lag 0 (%.1f s after the replay ended); waiting %s for the copy sweep",
 		end.Sum(), time.Since(replayed).Seconds(), cfg.Sweep)
@@ -238,4 +238,19 @@ func check(ctx context.Context, ch warehouse.Config, k *harness.Kafka, dlq strin
 		return Verdict{}, err
 	}
 	return judge(l.ids, stored, c), nil
+}
+
+// behind says which partitions the group has not committed to their end, for a failed wait.
+func behind(ctx context.Context, k *harness.Kafka, group, topic string, end harness.Offsets) string {
+	got, err := k.Committed(context.WithoutCancel(ctx), group, topic)
+	if err != nil {
+		return "committed offsets unknown: " + err.Error()
+	}
+	var parts []string
+	for p := range end {
+		if p < len(got) && got[p] < end[p] {
+			parts = append(parts, fmt.Sprintf("%d at %d of %d", p, got[p], end[p]))
+		}
+	}
+	return "partitions behind: " + strings.Join(parts, ", ")
 }
