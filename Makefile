@@ -19,7 +19,7 @@ export SPACEPULSE_TEST_KAFKA_OTHER_CA           ?= $(abspath $(or $(SPACEPULSE_R
 export SPACEPULSE_TEST_KAFKA_SASL_USER          ?= spacepulse
 export SPACEPULSE_TEST_KAFKA_SASL_PASSWORD_FILE ?= $(abspath $(or $(SPACEPULSE_RUN_DIR),.run))/kafka/sasl.password
 
-.PHONY: demo test test-unit bench build grafana generate up down servers tools clean
+.PHONY: demo test test-unit chaos chaos-short bench build grafana generate up down servers tools clean
 
 ## demo: the whole pipeline on this machine: ClickHouse (installed if missing),
 ## an embedded Kafka broker, the consumer and a synthetic load, then the report.
@@ -40,6 +40,17 @@ test: tools servers
 ## test-unit: the tests that need no server.
 test-unit:
 	SPACEPULSE_INTEGRATION=0 $(GO) test -count=1 ./...
+
+## chaos: replay a night through a Kafka and a ClickHouse of its own (.run/chaos, ports 9170 and
+## 19170; never the shared ones) while consumers are SIGKILLed, ClickHouse stops for 60 s, the
+## broker restarts and the group scales 1 -> 3 -> 1; then prints "lost N, double-counted N,
+## wrong seconds N" and fails unless all are 0 (about 7 minutes). SEED=n replays a fault plan.
+chaos:
+	$(GO) run ./deployments/cmd/spacepulse-chaos -profile full $(if $(SEED),-seed $(SEED))
+
+## chaos-short: the same with 100 s of load and 2 kills (under 3 minutes; CI runs it).
+chaos-short:
+	$(GO) run ./deployments/cmd/spacepulse-chaos -profile short $(if $(SEED),-seed $(SEED))
 
 ## bench: 5M events Kafka (embedded) -> ClickHouse, plus the Go micro-benchmarks.
 bench:

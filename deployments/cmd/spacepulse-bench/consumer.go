@@ -14,27 +14,22 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spacepulse/spacepulse/deployments/cmd/internal/harness"
 )
 
 // buildConsumer builds ./consumers/cmd/spacepulse-consumer of the module
 // the bench runs in into dir and returns the binary's path.
 func buildConsumer(ctx context.Context, dir string) (string, error) {
-	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	root, err := harness.ModuleRoot(ctx)
 	if err != nil {
-		return "", fmt.Errorf("find the spacepulse module (go env GOMOD): %w", err)
+		return "", fmt.Errorf("%w, or pass -consumer-bin", err)
 	}
-	mod := strings.TrimSpace(string(gomod))
-	if mod == "" || mod == os.DevNull {
-		return "", errors.New("not inside the spacepulse module: run from the repository or pass -consumer-bin")
+	bins, err := harness.Build(ctx, root, dir, "./consumers/cmd/spacepulse-consumer")
+	if err != nil {
+		return "", err
 	}
-	root := filepath.Dir(mod)
-	bin := filepath.Join(dir, "spacepulse-consumer")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./consumers/cmd/spacepulse-consumer")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./consumers/cmd/spacepulse-consumer in %s: %w\n%s", root, err, out)
-	}
-	return bin, nil
+	return bins[0], nil
 }
 
 // consumer is a spacepulse-consumer subprocess.

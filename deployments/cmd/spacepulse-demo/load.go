@@ -8,6 +8,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/spacepulse/spacepulse/deployments/cmd/internal/groundtruth"
 	"github.com/spacepulse/spacepulse/producers/producer"
 	"github.com/spacepulse/spacepulse/producers/synth"
 	"github.com/spacepulse/spacepulse/schemas"
@@ -16,7 +17,7 @@ import (
 // sent is what the demo put on the topic.
 type sent struct {
 	valid, invalid, duplicates int64
-	truths                     []*truth // one per space, in the generator's order
+	truths                     []*groundtruth.Space // one per space, in the generator's order
 	start, end                 time.Time
 }
 
@@ -48,9 +49,9 @@ func invalidMessages(now time.Time) []kafka.Message {
 func produce(ctx context.Context, p *producer.Producer, l synth.Load, dupEvery int) (*sent, error) {
 	g := synth.NewGenerator(l)
 	s := &sent{start: time.Now()}
-	byName := make(map[string]*truth)
+	byName := make(map[string]*groundtruth.Space)
 	for _, sp := range g.Spaces() {
-		t := newTruth(sp)
+		t := groundtruth.NewSpace(sp)
 		s.truths = append(s.truths, t)
 		byName[sp] = t
 	}
@@ -71,7 +72,7 @@ func produce(ctx context.Context, p *producer.Producer, l synth.Load, dupEvery i
 			return s, fmt.Errorf("produce event %d: %w", i, err)
 		}
 		s.valid++
-		byName[ev.SpaceID].add(&ev)
+		byName[ev.SpaceID].Add(&ev)
 		if dupEvery > 0 && i%int64(dupEvery) == int64(dupEvery)/2 {
 			dups = append(dups, due{at: i + 20_000, m: m})
 		}

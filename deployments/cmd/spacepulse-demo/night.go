@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spacepulse/spacepulse/deployments/cmd/internal/groundtruth"
 	"github.com/spacepulse/spacepulse/producers/producer"
 	"github.com/spacepulse/spacepulse/producers/scenario"
 	"github.com/spacepulse/spacepulse/sql/report"
@@ -68,16 +69,16 @@ func runNight(ctx context.Context, cfg config, logger *slog.Logger, out io.Write
 	fmt.Fprintf(out, "  committed   all %s messages %.1f s after the first was sent: %s events/s end to end\n",
 		num(end.Sum()), took.Seconds(), num(int64(float64(sent)/took.Seconds())))
 
-	c := &checker{}
-	c.eq("messages delivered", end.Sum(), truth.Delivered)
-	c.eq("rows the consumer inserted (each event once)", pl.stats.Events.Load(), truth.Events.Total)
-	c.eq("copies the consumer kept out", pl.stats.Duplicates.Load(), truth.Duplicates)
+	c := &groundtruth.Checker{}
+	c.Eq("messages delivered", end.Sum(), truth.Delivered)
+	c.Eq("rows the consumer inserted (each event once)", pl.stats.Events.Load(), truth.Events.Total)
+	c.Eq("copies the consumer kept out", pl.stats.Duplicates.Load(), truth.Duplicates)
 	rows, distinct, err := counts(ctx, pl.conn)
 	if err != nil {
 		return false, err
 	}
-	c.eq("rows in the events table", int64(rows), truth.Events.Total)
-	c.eq("distinct event ids in the events table", int64(distinct), truth.Events.Total)
+	c.Eq("rows in the events table", int64(rows), truth.Events.Total)
+	c.Eq("distinct event ids in the events table", int64(distinct), truth.Events.Total)
 	fmt.Fprintf(out, "  landed      %s events once each; %s copies kept out by the consumer\n",
 		num(int64(rows)), num(pl.stats.Duplicates.Load()))
 	for i := range truth.Rooms {
@@ -86,12 +87,12 @@ func runNight(ctx context.Context, cfg config, logger *slog.Logger, out io.Write
 		}
 	}
 	fmt.Fprintln(out)
-	if c.ok() {
+	if c.OK() {
 		fmt.Fprintf(out, "ground truth: every figure above and every second of every curve matches exactly (%s compared)\n",
-			num(int64(c.compared)))
+			num(int64(c.Compared)))
 	} else {
-		fmt.Fprintf(out, "ground truth: %d MISMATCHES (of %s figures compared):\n", len(c.mismatches), num(int64(c.compared)))
-		for _, m := range c.mismatches[:min(len(c.mismatches), 20)] {
+		fmt.Fprintf(out, "ground truth: %d MISMATCHES (of %s figures compared):\n", len(c.Mismatches), num(int64(c.Compared)))
+		for _, m := range c.Mismatches[:min(len(c.Mismatches), 20)] {
 			fmt.Fprintln(out, "  "+m)
 		}
 	}
@@ -99,12 +100,12 @@ func runNight(ctx context.Context, cfg config, logger *slog.Logger, out io.Write
 		"  go run ./sql/cmd/spacepulse-report -clickhouse-addr %s -clickhouse-database %s -space %s --tz America/New_York --png night.png\n",
 		cfg.ClickHouse.Addr, cfg.ClickHouse.Database, truth.Rooms[0].SpaceID)
 	fmt.Fprintf(out, "demo took %.1f s\n", time.Since(began).Seconds())
-	return c.ok(), nil
+	return c.OK(), nil
 }
 
 // tellRoom prints one room's night and checks it against the truth.
 func tellRoom(ctx context.Context, out io.Writer, pl *demoPipeline, sc *scenario.Scenario, truth *scenario.Truth,
-	rt *scenario.RoomTruth, cfg config, c *checker) error {
+	rt *scenario.RoomTruth, cfg config, c *groundtruth.Checker) error {
 	conn := pl.conn
 	clock := func(t time.Time) string { return sc.ClockTime(t.Sub(sc.T0)) }
 	from, to := truth.Start, truth.End.Add(-time.Second)
@@ -119,13 +120,13 @@ func tellRoom(ctx context.Context, out io.Writer, pl *demoPipeline, sc *scenario
 	}
 	curve := r.Concurrency
 	want := rt.CCL.Values
-	c.eq(rt.Name+": seconds in the curve", len(curve), len(want))
+	c.Eq(rt.Name+": seconds in the curve", len(curve), len(want))
 	for i := 0; i < len(curve) && i < len(want); i++ {
-		c.eq(fmt.Sprintf("%s: CCL at %s", rt.Name, clock(curve[i].Time)), curve[i].Listeners, want[i])
+		c.Eq(fmt.Sprintf("%s: CCL at %s", rt.Name, clock(curve[i].Time)), curve[i].Listeners, want[i])
 	}
 	peak := r.Summary.Peak
-	c.eq(rt.Name+": peak", peak.Listeners, rt.Peak)
-	c.eq(rt.Name+": peak at", peak.Time, rt.PeakAt.UTC())
+	c.Eq(rt.Name+": peak", peak.Listeners, rt.Peak)
+	c.Eq(rt.Name+": peak at", peak.Time, rt.PeakAt.UTC())
 	fmt.Fprintf(out, "  peak            %s listeners at %s (%s at full scale)\n",
 		num(peak.Listeners), clock(peak.Time), num(int64(float64(peak.Listeners)/cfg.Scale)))
 
@@ -136,8 +137,8 @@ func tellRoom(ctx context.Context, out io.Writer, pl *demoPipeline, sc *scenario
 	buckets := r.FailureRate
 	for i, b := range buckets {
 		if i < len(rt.Minutes.Attempts) {
-			c.eq(fmt.Sprintf("%s: attempts in minute %s", rt.Name, clock(b.Start)), b.Attempts, rt.Minutes.Attempts[i])
-			c.eq(fmt.Sprintf("%s: technical failures in minute %s", rt.Name, clock(b.Start)), b.TechnicalFailures, rt.Minutes.Technical[i])
+			c.Eq(fmt.Sprintf("%s: attempts in minute %s", rt.Name, clock(b.Start)), b.Attempts, rt.Minutes.Attempts[i])
+			c.Eq(fmt.Sprintf("%s: technical failures in minute %s", rt.Name, clock(b.Start)), b.TechnicalFailures, rt.Minutes.Technical[i])
 		}
 	}
 	fmt.Fprintf(out, "  phases          %-16s %-17s %10s %10s %8s %10s\n", "", "clock", "attempts", "technical", "rate", "business")
@@ -149,9 +150,9 @@ func tellRoom(ctx context.Context, out io.Writer, pl *demoPipeline, sc *scenario
 				attempts, technical, business = attempts+b.Attempts, technical+b.TechnicalFailures, business+b.BusinessFailures
 			}
 		}
-		c.eq(rt.Name+" "+ph.Name+": attempts", attempts, ph.Attempts)
-		c.eq(rt.Name+" "+ph.Name+": technical failures", technical, ph.Technical)
-		c.eq(rt.Name+" "+ph.Name+": business failures", business, ph.Business)
+		c.Eq(rt.Name+" "+ph.Name+": attempts", attempts, ph.Attempts)
+		c.Eq(rt.Name+" "+ph.Name+": technical failures", technical, ph.Technical)
+		c.Eq(rt.Name+" "+ph.Name+": business failures", business, ph.Business)
 		rate := "-"
 		if attempts > 0 {
 			rate = fmt.Sprintf("%.1f %%", 100*float64(technical)/float64(attempts))
@@ -164,10 +165,10 @@ func tellRoom(ctx context.Context, out io.Writer, pl *demoPipeline, sc *scenario
 	failed := func(b warehouse.Breakdown) int64 { return b.TechnicalFailures + b.BusinessFailures }
 	codes = slices.DeleteFunc(codes, func(b warehouse.Breakdown) bool { return failed(b) == 0 })
 	slices.SortFunc(codes, func(a, b warehouse.Breakdown) int { return int(failed(b) - failed(a)) })
-	c.eq(rt.Name+": error codes seen", len(codes), len(rt.ByCode))
+	c.Eq(rt.Name+": error codes seen", len(codes), len(rt.ByCode))
 	line := ""
 	for i, b := range codes {
-		c.eq(rt.Name+": failures with code "+b.Value, failed(b), rt.ByCode[b.Value])
+		c.Eq(rt.Name+": failures with code "+b.Value, failed(b), rt.ByCode[b.Value])
 		if i < 5 {
 			line += fmt.Sprintf("%s %s  ", b.Value, num(failed(b)))
 		}
@@ -200,7 +201,7 @@ func tellRoom(ctx context.Context, out io.Writer, pl *demoPipeline, sc *scenario
 	}
 	if paged {
 		fmt.Fprintf(out, "  after the end   A PAGE FIRED after the room ended at %s\n", clock(roomEnd))
-		c.eq(rt.Name+": pages after the room ended", 1, 0)
+		c.Eq(rt.Name+": pages after the room ended", 1, 0)
 	} else {
 		fmt.Fprintf(out, "  after the end   room ended %s; %s late join attempts got business errors (%s technical): nothing paged\n",
 			clock(roomEnd), num(lateBusiness), num(lateTechnical))
@@ -226,7 +227,7 @@ func tellRoom(ctx context.Context, out io.Writer, pl *demoPipeline, sc *scenario
 			fmt.Fprintf(out, "  page            %s: fired %s, %s\n", pg.Rule.Name, clock(a.FiredAt), cleared)
 		}
 	}
-	c.eq(rt.Name+": unique listeners", r.Summary.UniqueListeners, rt.Listeners)
+	c.Eq(rt.Name+": unique listeners", r.Summary.UniqueListeners, rt.Listeners)
 	fmt.Fprintf(out, "  picture         %s\n", png)
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/spacepulse/spacepulse/consumers/ingest"
+	"github.com/spacepulse/spacepulse/deployments/cmd/internal/groundtruth"
 	"github.com/spacepulse/spacepulse/deployments/cmd/internal/harness"
 	"github.com/spacepulse/spacepulse/producers/producer"
 	"github.com/spacepulse/spacepulse/producers/synth"
@@ -65,7 +66,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) (o
 	if err != nil {
 		return false, err
 	}
-	c := &checker{}
+	c := &groundtruth.Checker{}
 	fmt.Fprintln(out)
 	for _, t := range s.truths {
 		if err := reportSpace(ctx, out, conn, t, c); err != nil {
@@ -76,21 +77,21 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) (o
 		return false, err
 	}
 	fmt.Fprintln(out)
-	if c.ok() {
-		fmt.Fprintf(out, "ground truth: matches exactly (%s figures and points compared)\n", num(int64(c.compared)))
+	if c.OK() {
+		fmt.Fprintf(out, "ground truth: matches exactly (%s figures and points compared)\n", num(int64(c.Compared)))
 	} else {
-		fmt.Fprintf(out, "ground truth: %d MISMATCHES (of %s figures and points compared):\n", len(c.mismatches), num(int64(c.compared)))
-		for _, m := range c.mismatches {
+		fmt.Fprintf(out, "ground truth: %d MISMATCHES (of %s figures and points compared):\n", len(c.Mismatches), num(int64(c.Compared)))
+		for _, m := range c.Mismatches {
 			fmt.Fprintln(out, "  "+m)
 		}
 	}
 	fmt.Fprintf(out, "\nexplore it (the database stays until the next demo):\n"+
 		"  go run ./sql/cmd/spacepulse-report -clickhouse-addr %s -clickhouse-database %s -space %s\n",
-		cfg.ClickHouse.Addr, db, s.truths[0].space)
+		cfg.ClickHouse.Addr, db, s.truths[0].ID)
 	fmt.Fprintf(out, "  clickhouse-client --host %s --port %s -d %s -q 'SELECT space_id, kind, count() FROM events GROUP BY space_id, kind ORDER BY space_id, kind'\n",
 		host(cfg.ClickHouse.Addr), port(cfg.ClickHouse.Addr), db)
 	fmt.Fprintf(out, "demo took %.1f s\n", time.Since(began).Seconds())
-	return c.ok(), nil
+	return c.OK(), nil
 }
 
 // readDeadLetters reads the whole dead-letter topic and returns the `error`

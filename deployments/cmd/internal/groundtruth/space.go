@@ -1,4 +1,8 @@
-package main
+// Package groundtruth computes the figures of a space from the events as they were generated
+// (each once, before any duplicate delivery) with the metric definitions of sql/README.md, and
+// compares what ClickHouse answers through sql/warehouse with them: spacepulse-demo and
+// spacepulse-chaos check every figure and every second of the concurrency curve this way.
+package groundtruth
 
 import (
 	"slices"
@@ -10,12 +14,13 @@ import (
 	"github.com/spacepulse/spacepulse/sql/warehouse"
 )
 
-// truth is the ground truth of one space, computed from the events as they
+// Space is the ground truth of one space, computed from the events as they
 // were generated (each once, before duplicate deliveries), with the metric
-// definitions of sql/README.md as sql/queries implements them.
-type truth struct {
-	space       string
-	first, last int64 // first and last second with an event
+// definitions of sql/README.md as sql/queries implements them. Add each event
+// once; a copy added again counts twice.
+type Space struct {
+	ID          string // space_id
+	first, last int64  // first and last second with an event
 
 	joins, leaves, techFailures, bizFailures, sessionErrors int64
 
@@ -34,9 +39,10 @@ type session struct {
 	joined      bool
 }
 
-func newTruth(space string) *truth {
-	return &truth{
-		space:     space,
+// NewSpace returns the empty truth of space id.
+func NewSpace(id string) *Space {
+	return &Space{
+		ID:        id,
 		first:     -1,
 		deltas:    make(map[int64]int64),
 		minutes:   make(map[int64]*count),
@@ -45,8 +51,8 @@ func newTruth(space string) *truth {
 	}
 }
 
-// add counts one generated event of t's space.
-func (t *truth) add(ev *schemas.Event) {
+// Add counts one generated event of t's space.
+func (t *Space) Add(ev *schemas.Event) {
 	sec := floorDiv(ev.TS, 1000)
 	if t.first < 0 || sec < t.first {
 		t.first = sec
@@ -97,7 +103,7 @@ func (t *truth) add(ev *schemas.Event) {
 	}
 }
 
-func (t *truth) session(id uuid.UUID) *session {
+func (t *Space) session(id uuid.UUID) *session {
 	s := t.sessions[id]
 	if s == nil {
 		s = &session{leave: -1}
@@ -107,7 +113,7 @@ func (t *truth) session(id uuid.UUID) *session {
 }
 
 // curve returns CCL(t) for every second from first to last.
-func (t *truth) curve() []int64 {
+func (t *Space) curve() []int64 {
 	out := make([]int64, 0, t.last-t.first+1)
 	var ccl int64
 	for s := t.first; s <= t.last; s++ {
@@ -118,7 +124,7 @@ func (t *truth) curve() []int64 {
 }
 
 // peak returns the highest CCL and the earliest second it was reached.
-func (t *truth) peak() (int64, time.Time) {
+func (t *Space) peak() (int64, time.Time) {
 	var best int64
 	at := t.first
 	for i, v := range t.curve() {
@@ -131,7 +137,7 @@ func (t *truth) peak() (int64, time.Time) {
 
 // users returns the users with a join attempt, those of them who never
 // joined, and the unique listeners (users with a join).
-func (t *truth) users() (attempting, failed, listeners int64) {
+func (t *Space) users() (attempting, failed, listeners int64) {
 	for _, joined := range t.attempted {
 		attempting++
 		if joined {
@@ -145,7 +151,7 @@ func (t *truth) users() (attempting, failed, listeners int64) {
 
 // quantiles returns the nearest-rank p50, p95 and p99 of the join latencies
 // (sql/queries/join_latency.sql): the ceil(level * n)-th smallest.
-func (t *truth) quantiles() [3]int64 {
+func (t *Space) quantiles() [3]int64 {
 	s := slices.Clone(t.latencies)
 	slices.Sort(s)
 	var out [3]int64
@@ -161,7 +167,7 @@ func (t *truth) quantiles() [3]int64 {
 // listening returns the listening seconds within [first, last] summed over
 // sessions (an open session runs to the end of the window) and the number of
 // sessions with some.
-func (t *truth) listening() (seconds, sessions int64) {
+func (t *Space) listening() (seconds, sessions int64) {
 	end := t.last + 1
 	for _, s := range t.sessions {
 		if !s.joined {

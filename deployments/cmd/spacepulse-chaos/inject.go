@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// injector carries out a plan against the run's servers and consumer group, each fault at its
+// moment in a goroutine of its own (a ClickHouse stop lasts a minute while kills go on), and
+// records what it did.
+type injector struct {
+	out  io.Writer
+	t0   time.Time // the start of the load
+	srv  *servers
+	g    *group
+	term time.Duration // how long a SIGTERMed consumer may take to drain
+
+	mu     sync.Mutex
+	done   []Fault  // injected, For as measured
+	errors []error  // faults that could not be injected
+	hung   []string // consumers that had to be killed after SIGTERM
+}
+
+// run injects every fault of plan at t0 + its At and returns when all are over (or ctx ends).
+func (in *injector) run(ctx context.Context, plan []Fault) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, f := range plan {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(in.t0.Add(f.At))):
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := in.inject(ctx, f); err != nil {
+				in.mu.Lock()
+				in.errors = append(in.errors, err)
+				in.mu.Unlock()
+				in.say("%s failed: %v", f.Kind, err)
+			}
+		}()
+	}
+}
+
+func (in *injector) say(format string, args ...any) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	fmt.Fprintf(in.out, "  [%6.1f s]  %s\n", time.Since(in.t0).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func (in *injector) record(f Fault) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.done = append(in.done, f)
+}
+
+func (in *injector) inject(ctx context.Context, f Fault) error {
+	switch f.Kind {
+	case ScaleUp:
+		for _, slot := range []int{2, 3} {
+			pid, err := in.g.start(slot)
+			if err != nil {
+				return err
+			}
+			in.say("scale 1 -> 3: consumer %d started (pid %d)", slot, pid)
+		}
+	case ScaleDown:
+		// Both are stopped whatever the first did: a consumer that does not exit after SIGTERM
+		// is a finding (Hung), not a fault left out.
+		for _, slot := range []int{3, 2} {
+			pid, err := in.g.retire(slot, in.term)
+			switch {
+			case errors.Is(err, errHung):
+				in.mu.Lock()
+				in.hung = append(in.hung, err.Error())
+				in.mu.Unlock()
+				in.say("scale 3 -> 1: %v", err)
+			case err != nil:
+				return err
+			default:
+				in.say("scale 3 -> 1: consumer %d (pid %d) stopped with SIGTERM", slot, pid)
+			}
+		}
+	case Kill:
+		live := in.g.live()
+		if len(live) == 0 {
+			in.say("SIGKILL skipped: no consumer is running")
+			return nil
+		}
+		if !slices.Contains(live, f.Member) {
+			f.Member = live[0] // the planned one is down (killed a moment ago): hit another
+		}
+		pid, err := in.g.signal(f.Member, syscall.SIGKILL, 10*time.Second)
+		if err != nil {
+			return err
+		}
+		in.say("SIGKILL consumer %d (pid %d); restart in %.1f s", f.Member, pid, f.For.Seconds())
+		in.record(f)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(f.For):
+		}
+		pid, err = in.g.restart(f.Member)
+		if err != nil {
+			return err
+		}
+		if pid != 0 {
+			in.say("consumer %d restarted (pid %d)", f.Member, pid)
+		}
+		return nil
+	case ClickHouseStop:
+		in.say("stopping ClickHouse for %.0f s", f.For.Seconds())
+		if err := in.srv.script(ctx, "clickhouse", "stop"); err != nil {
+			return err
+		}
+		down := time.Now()
+		select {
+		case <-ctx.Done():
+		case <-time.After(f.For):
+		}
+		err := in.srv.script(context.WithoutCancel(ctx), "clickhouse", "start")
+		f.For = time.Since(down)
+		in.say("ClickHouse back after %.1f s down", f.For.Seconds())
+		if err != nil {
+			return err
+		}
+	case BrokerRestart:
+		in.say("restarting the Kafka broker")
+		if err := in.srv.script(ctx, "kafka", "stop"); err != nil {
+			return err
+		}
+		down := time.Now()
+		err := in.srv.script(context.WithoutCancel(ctx), "kafka", "start")
+		f.For = time.Since(down)
+		in.say("Kafka broker back after %.1f s down", f.For.Seconds())
+		if err != nil {
+			return err
+		}
+	}
+	in.record(f)
+	return nil
+}
+
+// Injected is what the injector did, in order.
+func (in *injector) Injected() []Fault {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	out := slices.Clone(in.done)
+	slices.SortStableFunc(out, func(a, b Fault) int { return int(a.At - b.At) })
+	return out
+}
