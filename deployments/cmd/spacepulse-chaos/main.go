@@ -21,7 +21,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -29,6 +28,7 @@ import (
 	"time"
 
 	"github.com/spacepulse/spacepulse/consumers/ingest"
+	"github.com/spacepulse/spacepulse/schemas/cli"
 )
 
 type config struct {
@@ -46,13 +46,9 @@ type config struct {
 }
 
 func main() {
-	cfg, err := parse(os.Args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
+	cfg, fs, err := parse(os.Args[1:])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "spacepulse-chaos:", err)
-		os.Exit(2)
+		fs.Exit(err, "usage: spacepulse-chaos [-profile full|short] [-seed N] [flags]; flags only, no SPACEPULSE_* variables")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -66,9 +62,12 @@ func main() {
 	}
 }
 
-func parse(args []string) (config, error) {
+// parse reads the flags (and no SPACEPULSE_* variable: the run has servers of its own, and the
+// scripts' SPACEPULSE_*_PORT variables must not aim it at the shared ones).
+func parse(args []string) (config, *cli.FlagSet, error) {
 	var c config
-	fs := flag.NewFlagSet("spacepulse-chaos", flag.ContinueOnError)
+	fs := cli.New("spacepulse-chaos")
+	fs.NoEnv = true
 	profile := fs.String("profile", "full", "full (make chaos: 300 s of load, 6 kills) or short (make chaos-short: 100 s, 2 kills)")
 	fs.Uint64Var(&c.Seed, "seed", 0, "seed of the fault plan and of the scenario (0: a new one from the clock, printed)")
 	scale := fs.Float64("scale", 0, "share of the scenario's listeners to replay (0: the profile's, full 0.1, short 0.03)")
@@ -83,35 +82,40 @@ func parse(args []string) (config, error) {
 	fs.IntVar(&c.Ports.ClickHouseTLS, "clickhouse-tls-port", 9470, "TLS port of the run's ClickHouse")
 	fs.IntVar(&c.Ports.Kafka, "kafka-port", 19170, "port of the run's Kafka broker")
 	fs.IntVar(&c.Ports.KafkaController, "kafka-controller-port", 19171, "KRaft controller port of the run's Kafka")
+	fs.IntVar(&c.Ports.KafkaSASL, "kafka-sasl-port", 19172, "SASL_SSL port of the run's Kafka (unused by the run, but the script opens it)")
 	fs.StringVar(&c.Database, "clickhouse-database", "spacepulse_chaos", "database of the run (dropped and recreated on the run's ClickHouse)")
 	fs.DurationVar(&c.Commit, "commit-timeout", 3*time.Minute, "give up if the group has not committed everything this long after the load")
 	fs.DurationVar(&c.Sweep, "sweep-wait", ingest.DefaultSweepInterval+5*time.Second,
 		"wait this long after the last commit before checking: a copy two members landed is counted twice until a sweep repairs it (about the sweep interval + 3 s)")
 	if err := fs.Parse(args); err != nil {
-		return c, err
+		return c, fs, err
 	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q (flags only; -h lists them)", fs.Arg(0))
-	}
-	switch *profile {
+	c, err := c.check(*profile, *scale, *load, *kills, *outage)
+	return c, fs, err
+}
+
+// check applies the profile and the overrides given, and reports the first setting that
+// cannot work.
+func (c config) check(profile string, scale float64, load time.Duration, kills int, outage time.Duration) (config, error) {
+	switch profile {
 	case "full":
 		c.Profile = Full
 	case "short":
 		c.Profile = Short
 	default:
-		return c, fmt.Errorf("-profile %q: want full or short", *profile)
+		return c, fmt.Errorf("-profile %q: want full or short", profile)
 	}
-	if *scale != 0 {
-		c.Profile.Scale = *scale
+	if scale != 0 {
+		c.Profile.Scale = scale
 	}
-	if *load != 0 {
-		c.Profile.Load = *load
+	if load != 0 {
+		c.Profile.Load = load
 	}
-	if *kills >= 0 {
-		c.Profile.Kills = *kills
+	if kills >= 0 {
+		c.Profile.Kills = kills
 	}
-	if *outage != 0 {
-		c.Profile.Outage = *outage
+	if outage != 0 {
+		c.Profile.Outage = outage
 	}
 	if c.Seed == 0 {
 		c.Seed = uint64(time.Now().UnixNano()%1_000_000) + 1
@@ -128,8 +132,8 @@ func parse(args []string) (config, error) {
 		return c, fmt.Errorf("-clickhouse-outage %s: want at least 1s", p.Outage)
 	case c.Partitions < 3 || c.Partitions > 256:
 		return c, fmt.Errorf("-partitions %d: want 3 to 256 (three members share them)", c.Partitions)
-	case c.Ports.ClickHouse == 9000 || c.Ports.Kafka == 9092:
-		return c, errors.New("-clickhouse-port 9000 and -kafka-port 9092 are the shared servers' ports, which a chaos run must never stop: choose others")
+	case c.Ports.ClickHouse == 9000 || c.Ports.Kafka == 9092 || c.Ports.KafkaSASL == 9094:
+		return c, errors.New("-clickhouse-port 9000, -kafka-port 9092 and -kafka-sasl-port 9094 are the shared servers' ports, which a chaos run must never stop: choose others")
 	case c.Commit <= 0 || c.Sweep < 0:
 		return c, errors.New("-commit-timeout must be positive and -sweep-wait not negative")
 	}

@@ -25,7 +25,7 @@ type servers struct {
 // ports are the run's server ports.
 type ports struct {
 	ClickHouse, ClickHouseHTTP, ClickHouseTLS int
-	Kafka, KafkaController                    int
+	Kafka, KafkaController, KafkaSASL         int
 }
 
 func (p ports) clickhouseAddr() string { return "127.0.0.1:" + strconv.Itoa(p.ClickHouse) }
@@ -60,6 +60,7 @@ func (s *servers) script(ctx context.Context, name, verb string) error {
 		"SPACEPULSE_CLICKHOUSE_TLS_PORT="+strconv.Itoa(s.ports.ClickHouseTLS),
 		"SPACEPULSE_KAFKA_PORT="+strconv.Itoa(s.ports.Kafka),
 		"SPACEPULSE_KAFKA_CONTROLLER_PORT="+strconv.Itoa(s.ports.KafkaController),
+		"SPACEPULSE_KAFKA_SASL_PORT="+strconv.Itoa(s.ports.KafkaSASL),
 		"SPACEPULSE_KAFKA_HEAP=-Xms256m -Xmx768m",
 	)
 	var out bytes.Buffer
