@@ -91,8 +91,13 @@ func (in *injector) inject(ctx context.Context, f Fault) error {
 		}
 	case Kill:
 		live := in.g.live()
+		// Every member may be down for a moment: the one left after the scale-down, killed a
+		// moment ago, restarts 1-5 s later. Wait for it rather than leave a planned kill out.
+		for deadline := time.Now().Add(10 * time.Second); len(live) == 0 && time.Now().Before(deadline); live = in.g.live() {
+			time.Sleep(100 * time.Millisecond)
+		}
 		if len(live) == 0 {
-			in.say("SIGKILL skipped: no consumer is running")
+			in.say("SIGKILL skipped: no consumer has been running for 10 s")
 			return nil
 		}
 		if !slices.Contains(live, f.Member) {
