@@ -28,7 +28,11 @@ func TestMetricsReadStats(t *testing.T) {
 	s.add(&batch{valid: 7, dead: []kafka.Message{dead("ts: 3 days in the future"), dead("not JSON: unexpected end")}, bytes: 900}, 1500*time.Millisecond)
 	s.add(&batch{valid: 1, dead: []kafka.Message{dead("ts: missing")}}, 20*time.Millisecond)
 	s.add(&batch{dead: []kafka.Message{dead("empty value"), dead(`kind: "dance" is not a kind`)}}, time.Minute)
+	s.GivenUp.Add(4)
 	want := `
+# HELP spacepulse_consumer_given_up_total Valid events not inserted because their partition was revoked or lost while the batch waited to land; the new owner lands them.
+# TYPE spacepulse_consumer_given_up_total counter
+spacepulse_consumer_given_up_total 4
 # HELP spacepulse_consumer_events_total Valid events inserted into ClickHouse and committed.
 # TYPE spacepulse_consumer_events_total counter
 spacepulse_consumer_events_total 8
@@ -56,7 +60,7 @@ spacepulse_consumer_land_duration_seconds_bucket{le="+Inf"} 3
 spacepulse_consumer_land_duration_seconds_sum 61.52
 spacepulse_consumer_land_duration_seconds_count 3
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "spacepulse_consumer_events_total",
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "spacepulse_consumer_events_total", "spacepulse_consumer_given_up_total",
 		"spacepulse_consumer_lag_messages", "spacepulse_consumer_land_seconds_total", "spacepulse_consumer_land_duration_seconds"); err != nil {
 		t.Fatal(err)
 	}
@@ -76,9 +80,9 @@ spacepulse_consumer_land_duration_seconds_count 3
 	if n := s.DeadLetters("ts") + s.DeadLetters("kind") + s.DeadLetters("value"); n != 5 || s.Invalid.Load() != 5 {
 		t.Fatalf("dead letters by reason sum to %d, Invalid = %d; want 5 and 5", n, s.Invalid.Load())
 	}
-	// 12 unlabelled series, 18 reasons, the histogram.
-	if n, err := testutil.GatherAndCount(reg); err != nil || n != 12+len(deadReasons)+1 {
-		t.Fatalf("%d metrics (%v), want %d", n, err, 12+len(deadReasons)+1)
+	// 13 unlabelled series, 18 reasons, the histogram.
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 13+len(deadReasons)+1 {
+		t.Fatalf("%d metrics (%v), want %d", n, err, 13+len(deadReasons)+1)
 	}
 }
 
