@@ -124,22 +124,12 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 	var conn driver.Conn
 	connectCfg := Config{Logger: logger}
 	connectCfg.setDefaults()
-	// Settings the server refuses (a certificate, a password) end the wait: retrying cannot help.
-	var refused error
-	cctx, cancel := context.WithCancel(ctx)
-	err = retryUntil(cctx, &connectCfg, "connect to clickhouse", func(ctx context.Context) error {
+	// Settings the server refuses (a certificate, a password) end the wait (retryUntil).
+	err = retryUntil(ctx, &connectCfg, "connect to clickhouse", func(ctx context.Context) error {
 		var err error
 		conn, err = open(ctx, c.ClickHouse, logger)
-		if errors.Is(err, endpoint.ErrRefused) {
-			refused = err
-			cancel()
-		}
 		return err
 	}, func() {})
-	cancel()
-	if refused != nil {
-		return refused
-	}
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/spacepulse/spacepulse/schemas"
 )
@@ -154,31 +153,9 @@ func produceSteadily(ctx context.Context, t *testing.T, brokers []string, topic 
 // committedSum is the sum of group's committed offsets over topic's partitions (none: 0).
 func committedSum(t *testing.T, brokers []string, group, topic string, partitions int) int64 {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	req := kmsg.NewPtrOffsetFetchRequest()
-	req.Group = group
-	rt := kmsg.NewOffsetFetchRequestTopic()
-	rt.Topic = topic
-	for p := range int32(partitions) {
-		rt.Partitions = append(rt.Partitions, p)
-	}
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(context.Background(), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var sum int64
-	for _, rt := range resp.Topics {
-		for _, p := range rt.Partitions {
-			if p.ErrorCode != 0 {
-				t.Fatalf("offset fetch of partition %d: error code %d", p.Partition, p.ErrorCode)
-			}
-			sum += max(p.Offset, 0)
-		}
+	for _, off := range committedOffsets(t, brokers, group, topic, partitions) {
+		sum += max(off, 0)
 	}
 	return sum
 }

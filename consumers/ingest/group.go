@@ -64,11 +64,9 @@ type GroupReader struct {
 	owned     map[topicPartition]bool  // partitions assigned and not revoked or lost
 	fetched   map[topicPartition]int64 // per owned partition: the next offset after the last fetched message
 	next      map[topicPartition]int64 // per owned partition: the offset committed last
-	lag       map[topicPartition]int64 // per partition: high watermark - next offset, at the last fetch
 }
 
 var _ fetcher = (*GroupReader)(nil)
-var _ lagger = (*GroupReader)(nil)
 
 // NewGroupReader returns a GroupReader of group on topic with GroupConfig's defaults. extra
 // options are appended to the defaults and override them (tests use them to scale the fetch
@@ -127,7 +125,7 @@ func NewGroupReaderWith(brokers []string, group, topic string, gc GroupConfig, l
 // newGroupReader returns a reader without a client, owning nothing.
 func newGroupReader(logger *slog.Logger, revokeWait time.Duration) *GroupReader {
 	r := &GroupReader{logger: logger, revokeWait: revokeWait, owned: map[topicPartition]bool{},
-		fetched: map[topicPartition]int64{}, next: map[topicPartition]int64{}, lag: map[topicPartition]int64{}}
+		fetched: map[topicPartition]int64{}, next: map[topicPartition]int64{}}
 	r.committed = sync.NewCond(&r.mu)
 	return r
 }
@@ -194,7 +192,6 @@ func (r *GroupReader) messages(fs kgo.Fetches, n int) []kafka.Message {
 		if len(p.Records) > 0 {
 			last := p.Records[len(p.Records)-1]
 			tp := topicPartition{p.Topic, p.Partition}
-			r.lag[tp] = max(p.HighWatermark-last.Offset-1, 0)
 			if r.owned[tp] {
 				r.fetched[tp] = max(r.fetched[tp], last.Offset+1)
 			}
@@ -365,20 +362,8 @@ func (r *GroupReader) awaitCommits(ps map[string][]int32, deadline time.Time) {
 	}
 }
 
-// Lag is the messages between what was fetched last and the end of each partition fetched,
-// summed (what the metrics report as lag_messages).
-func (r *GroupReader) Lag() int64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var n int64
-	for _, l := range r.lag {
-		n += l
-	}
-	return n
-}
-
 // forget drops what r knows of partitions no longer assigned to it: ownership, fetch and commit
-// positions, lag.
+// positions.
 func (r *GroupReader) forget(ps map[string][]int32) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -388,7 +373,6 @@ func (r *GroupReader) forget(ps map[string][]int32) {
 			delete(r.owned, tp)
 			delete(r.fetched, tp)
 			delete(r.next, tp)
-			delete(r.lag, tp)
 		}
 	}
 }

@@ -58,9 +58,9 @@ func fetchAll(t *testing.T, r *GroupReader, n int) []kafka.Message {
 	return out
 }
 
-// committedOffsets is the group's committed offset of each partition of t (-1: none), read
-// from the broker.
-func committedOffsets(t *testing.T, brokers []string, group string) map[int32]int64 {
+// committedOffsets is group's committed offset of each of topic's first partitions (-1: none),
+// read from the broker.
+func committedOffsets(t *testing.T, brokers []string, group, topic string, partitions int) map[int32]int64 {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
@@ -70,7 +70,10 @@ func committedOffsets(t *testing.T, brokers []string, group string) map[int32]in
 	req := kmsg.NewPtrOffsetFetchRequest()
 	req.Group = group
 	rt := kmsg.NewOffsetFetchRequestTopic()
-	rt.Topic, rt.Partitions = "t", []int32{0, 1, 2, 3}
+	rt.Topic = topic
+	for p := range int32(partitions) {
+		rt.Partitions = append(rt.Partitions, p)
+	}
 	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(context.Background(), cl)
 	if err != nil {
@@ -79,22 +82,13 @@ func committedOffsets(t *testing.T, brokers []string, group string) map[int32]in
 	out := map[int32]int64{}
 	for _, rt := range resp.Topics {
 		for _, p := range rt.Partitions {
+			if p.ErrorCode != 0 {
+				t.Fatalf("offset fetch of partition %d: error code %d", p.Partition, p.ErrorCode)
+			}
 			out[p.Partition] = p.Offset
 		}
 	}
 	return out
-}
-
-// waitUntil polls cond until it holds or 60s pass.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // A member whose partitions are revoked before its batch lands does not commit them: the batch's
@@ -114,14 +108,16 @@ func TestGroupReaderLeavesRevokedPartitionsUncommitted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	waitUntil(t, "b to be assigned partitions", func() bool { return b.Owned() > 0 && a.Owned()+b.Owned() == 4 })
+	waitFor(t, "b to be assigned partitions", func() (bool, string) {
+		return b.Owned() > 0 && a.Owned()+b.Owned() == 4, describe("a owns %d, b %d", a.Owned(), b.Owned())
+	})
 	if err := a.CommitMessages(context.Background(), batch...); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := a.DroppedCommits(), int64(b.Owned()); got != want {
 		t.Fatalf("a dropped %d partition commits, want %d (the partitions b took)", got, want)
 	}
-	committed := committedOffsets(t, brokers, "g")
+	committed := committedOffsets(t, brokers, "g", "t", 4)
 	moved := 0
 	for p, off := range committed {
 		switch off {
@@ -172,11 +168,13 @@ func TestGroupReaderCommitsBeforeGivingPartitionsUp(t *testing.T) {
 	if err := a.CommitMessages(context.Background(), batch...); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "b to be assigned partitions", func() bool { return b.Owned() > 0 && a.Owned()+b.Owned() == 4 })
+	waitFor(t, "b to be assigned partitions", func() (bool, string) {
+		return b.Owned() > 0 && a.Owned()+b.Owned() == 4, describe("a owns %d, b %d", a.Owned(), b.Owned())
+	})
 	if n := a.DroppedCommits(); n != 0 {
 		t.Fatalf("a dropped %d partition commits, want none (it waited for them)", n)
 	}
-	for p, off := range committedOffsets(t, brokers, "g") {
+	for p, off := range committedOffsets(t, brokers, "g", "t", 4) {
 		if off != 4 {
 			t.Fatalf("partition %d committed at %d, want 4", p, off)
 		}

@@ -15,8 +15,8 @@ import (
 )
 
 // A fetch of two partitions becomes messages in order, each with its own headers (one backing
-// array, capped per message) and its partition's high watermark; the lag is per partition and
-// forgotten when the partition is revoked.
+// array, capped per message) and its partition's high watermark; a revoked partition is
+// forgotten.
 func TestGroupReaderMessages(t *testing.T) {
 	r := newGroupReader(slog.New(slog.DiscardHandler), 0)
 	at := time.UnixMilli(1723509737123)
@@ -27,6 +27,7 @@ func TestGroupReaderMessages(t *testing.T) {
 		}
 		return rec
 	}
+	r.own(map[string][]int32{"t": {1, 3}})
 	fs := kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: "t", Partitions: []kgo.FetchPartition{
 		{Partition: 3, HighWatermark: 10, Records: []*kgo.Record{rec(3, 5, "content-type"), rec(3, 6)}},
 		{Partition: 1, HighWatermark: 100, Records: []*kgo.Record{rec(1, 40, "a", "b")}},
@@ -54,13 +55,14 @@ func TestGroupReaderMessages(t *testing.T) {
 	// A header appended to one message (as a dead letter's are) does not overwrite the next's.
 	ms[0].Headers = append(ms[0].Headers, kafka.Header{Key: "error"})
 	f(2, 1, 40, 100, "a", "b")
-	// Lag: partition 3 has 10-7 = 3 messages after the fetch, partition 1 has 59.
-	if got := r.Lag(); got != 3+59 {
-		t.Fatalf("Lag() = %d, want 62", got)
+	// The fetch positions of owned partitions; partition 1's are forgotten when it is revoked.
+	if r.fetched[topicPartition{"t", 3}] != 7 || r.fetched[topicPartition{"t", 1}] != 41 {
+		t.Fatalf("fetched = %v, want t/3 at 7 and t/1 at 41", r.fetched)
 	}
 	r.forget(map[string][]int32{"t": {1}})
-	if got := r.Lag(); got != 3 {
-		t.Fatalf("Lag() after partition 1 was revoked = %d, want 3", got)
+	if r.Owns("t", 1) || !r.Owns("t", 3) || len(r.fetched) != 1 {
+		t.Fatalf("after partition 1 was revoked: owns t/1 %v, t/3 %v, fetched %v; want false, true, t/3 only",
+			r.Owns("t", 1), r.Owns("t", 3), r.fetched)
 	}
 }
 

@@ -6,8 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// lagger is what the lag metrics read: the consumer group's lag in messages (LagPoller.Lag,
-// from the broker; GroupReader.Lag, from the last fetch, is the fallback of library callers).
+// lagger is what the lag metrics read: the consumer group's lag in messages (LagPoller.Lag, from
+// the broker; the fetch's own view froze while back-pressure stopped the fetch, and is gone).
 type lagger interface {
 	Lag() int64
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/spacepulse/spacepulse/schemas/endpoint"
 )
 
 // fetcher is the part of a consumer-group client the pipeline uses (GroupReader).
@@ -332,8 +334,9 @@ func (p *Pipeline) retry(ctx context.Context, what string, f func(context.Contex
 }
 
 // retryUntil calls f until it succeeds, backing off from cfg.RetryMin to
-// cfg.RetryMax and calling failed after each failure. It gives up only when
-// ctx ends, returning an error that says what was left.
+// cfg.RetryMax and calling failed after each failure. It gives up when ctx ends,
+// returning an error that says what was left, and at once on an endpoint.ErrRefused
+// error (a certificate, a password: settings a retry cannot cure), returned as it is.
 func retryUntil(ctx context.Context, cfg *Config, what string, f func(context.Context) error, failed func()) error {
 	delay := cfg.RetryMin
 	for attempt := 1; ; attempt++ {
@@ -343,6 +346,9 @@ func retryUntil(ctx context.Context, cfg *Config, what string, f func(context.Co
 				cfg.Logger.Info("recovered", slog.String("step", what), slog.Int("attempts", attempt))
 			}
 			return nil
+		}
+		if errors.Is(err, endpoint.ErrRefused) {
+			return err
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("%s: stopped before it succeeded: %w", what, err)

@@ -145,21 +145,27 @@ func (fs *FlagSet) usage(name string) string {
 	return "see -h"
 }
 
-// nearest is the defined flag closest to name by edit distance (at most a third of its length),
-// or one that contains it; "" if none is close.
+// nearest is the defined flag closest to name (Nearest), "" if none is close.
 func (fs *FlagSet) nearest(name string) string {
-	best, bestD := "", len(name)/3+1
 	var names []string
 	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
-	slices.Sort(names)
+	return Nearest(name, names)
+}
+
+// Nearest is the choice closest to word by edit distance (at most a third of its length, the
+// first in sorted order on a tie), or else one that contains it; "" if none is close. For the
+// "did you mean" of a flag or a command.
+func Nearest(word string, choices []string) string {
+	names := slices.Sorted(slices.Values(choices))
+	best, bestD := "", len(word)/3+1
 	for _, n := range names {
-		if d := distance(name, n); d < bestD {
+		if d := distance(word, n); d < bestD {
 			best, bestD = n, d
 		}
 	}
 	if best == "" {
 		for _, n := range names {
-			if len(name) >= 4 && strings.Contains(n, name) {
+			if len(word) >= 4 && strings.Contains(n, word) {
 				return n
 			}
 		}
@@ -167,25 +173,30 @@ func (fs *FlagSet) nearest(name string) string {
 	return best
 }
 
-// distance is the Levenshtein distance of a and b.
+// distance is the edit distance of a and b, a swap of two neighbours counting one edit
+// (optimal string alignment: "sned" is 1 from "send").
 func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }
 
 // PrintUsage writes line, the note on environment variables, and every flag with its default.

@@ -88,6 +88,21 @@ func TestParse(t *testing.T) {
 	}
 }
 
+func TestNearest(t *testing.T) {
+	commands := []string{"send", "load", "replay"}
+	f := func(word, want string) {
+		t.Helper()
+		if got := Nearest(word, commands); got != want {
+			t.Fatalf("Nearest(%q) = %q, want %q", word, got, want)
+		}
+	}
+	f("sned", "send")
+	f("lod", "load")
+	f("replya", "replay")
+	f("xyz", "")
+	f("migrate", "")
+}
+
 func TestEnv(t *testing.T) {
 	f := func(name, want string) {
 		t.Helper()

@@ -65,20 +65,10 @@ func unknownCommand(args []string) string {
 	if len(args) == 0 {
 		return "which command? want send, load or replay"
 	}
-	for _, c := range commands {
-		if len(args[0]) > 1 && (strings.HasPrefix(c, args[0]) || sameLetters(c, args[0])) {
-			return fmt.Sprintf("unknown command %q: did you mean %s? (want send, load or replay)", args[0], c)
-		}
+	if near := cli.Nearest(args[0], commands); near != "" {
+		return fmt.Sprintf("unknown command %q: did you mean %s? (want send, load or replay)", args[0], near)
 	}
 	return fmt.Sprintf("unknown command %q: want send, load or replay", args[0])
-}
-
-// sameLetters reports whether a and b are the same letters in another order ("sned", "send").
-func sameLetters(a, b string) bool {
-	x, y := []byte(a), []byte(b)
-	slices.Sort(x)
-	slices.Sort(y)
-	return string(x) == string(y)
 }
 
 type config struct {
