@@ -1,7 +1,9 @@
 -- summary: one row of figures for a space over the window [@from, @to], each event counted once.
 -- The per-user figures (users attempting and failed, unique listeners, the per-user failure rate,
--- retry amplification) are user_failure_rate.sql's over the window as one bucket, and the peak
--- is concurrency.sql's: warehouse.Summary reads the three.
+-- retry amplification) are user_failure_rate.sql's over the window as one bucket, the peak is
+-- concurrency.sql's, and the listening time and mid-session drops are listening.sql's, which
+-- reads every session of the room up to @to: warehouse.Summary reads the four, the rooms table
+-- (warehouse.RoomSummary) all but listening.sql.
 --
 -- From the space_second_counts rollup:
 --   joins, leaves, join_attempts (= joins + join-phase errors), join_failures (technical
@@ -11,15 +13,8 @@
 --   join_latency_samples, join_latency_p50/p95/p99
 --                           nearest-rank percentiles of join_ms over joins in the window
 --                           (join_ms >= 0), as join_latency.sql's
--- From the raw events table, which holds each event once:
---   listening_seconds       sum over sessions of the part of [join.ts, leave.ts) inside the window;
---                           a session without a leave yet runs to the window end. Equals the sum
---                           of CCL(t) over the window's seconds when every leave follows its join.
---   sessions_listening      sessions with some listening time in the window
---   mid_session_drops       leaves in the window with reason network or error (distinct event ids)
--- Ratios (NULL when undefined):
+-- Ratio (NULL when undefined):
 --   join_failure_rate           join_failures / join_attempts, NULL when attempts < @min_attempts
---   drops_per_1000_listener_minutes  mid_session_drops / (listening_seconds / 60) * 1000
 --
 -- Parameters:
 --   @space         String    the space id
@@ -57,35 +52,7 @@ WITH
             WHERE space_id = @space AND ts >= @from AND ts <= @to AND kind = 'join' AND join_ms >= 0
               AND (ts < toStartOfMinute(@from + 59) OR ts >= toStartOfMinute(@to + 1))
         )
-    )) AS latency,
-    assumeNotNull((
-        SELECT tuple(toInt64(sum(overlap)), toInt64(countIf(overlap > 0)))
-        FROM
-        (
-            SELECT greatest(toInt64(0),
-                least(session_end, toInt64(toUInt32(@to)) + 1) - greatest(session_start, toInt64(toUInt32(@from)))) AS overlap
-            FROM
-            (
-                SELECT
-                    toInt64(toUInt32(minIf(ts, kind = 'join'))) AS session_start,
-                    if(countIf(kind = 'leave') > 0,
-                        toInt64(toUInt32(maxIf(ts, kind = 'leave'))),
-                        toInt64(toUInt32(@to)) + 1) AS session_end
-                FROM events
-                WHERE space_id = @space AND ts <= @to AND kind IN ('join', 'leave')
-                GROUP BY session_id
-                HAVING countIf(kind = 'join') > 0
-            )
-        )
-    )) AS listening,
-    -- Distinct ids, not count(): a copy of an event that two members landed (the bounded exception
-    -- of consumers/ingest/doc.go) stays in events until a merge folds it; the drops are few.
-    assumeNotNull((
-        SELECT toInt64(uniqExact(event_id))
-        FROM events
-        WHERE space_id = @space AND ts >= @from AND ts <= @to
-          AND kind = 'leave' AND reason IN ('network', 'error')
-    )) AS drops
+    )) AS latency
 SELECT
     tupleElement(cell_counts, 1) AS joins,
     tupleElement(cell_counts, 2) AS leaves,
@@ -99,8 +66,4 @@ SELECT
     tupleElement(latency, 2)[1] AS join_latency_p50,
     tupleElement(latency, 2)[2] AS join_latency_p95,
     tupleElement(latency, 2)[3] AS join_latency_p99,
-    tupleElement(listening, 1) AS listening_seconds,
-    tupleElement(listening, 2) AS sessions_listening,
-    drops AS mid_session_drops,
-    if(join_attempts >= @min_attempts, join_failures / join_attempts, NULL) AS join_failure_rate,
-    if(listening_seconds > 0, mid_session_drops * 60000 / listening_seconds, NULL) AS drops_per_1000_listener_minutes
+    if(join_attempts >= @min_attempts, join_failures / join_attempts, NULL) AS join_failure_rate

@@ -333,6 +333,16 @@ class Model:
         listeners = {e["user_id"] for e in joins}
         lat = sorted(e["join_ms"] for e in joins if e["join_ms"] >= 0)
         q = [nearest_rank(lat, level) if lat else 0 for level in (0.5, 0.95, 0.99)]
+        return [[
+            len(joins), len(leaves), attempts, tech, bus,
+            sum(1 for e in w if e["kind"] == "error" and e["phase"] != "join"),
+            before, before + len(joins) - len(leaves),
+            len(lat), q[0], q[1], q[2],
+            tech / attempts if attempts >= MIN_ATTEMPTS else None,
+        ]]
+
+    def listening(self, space, lo, hi):
+        leaves = [e for e in self.space(space, lo, hi) if e["kind"] == "leave"]
         sessions = {}
         for e in self.space(space, hi=hi):
             if e["kind"] in ("join", "leave"):
@@ -345,14 +355,7 @@ class Model:
                     listening += overlap
                     listening_sessions += 1
         drops = sum(1 for e in leaves if e["reason"] in ("network", "error"))
-        return [[
-            len(joins), len(leaves), attempts, tech, bus,
-            sum(1 for e in w if e["kind"] == "error" and e["phase"] != "join"),
-            before, before + len(joins) - len(leaves),
-            len(lat), q[0], q[1], q[2], listening, listening_sessions, drops,
-            tech / attempts if attempts >= MIN_ATTEMPTS else None,
-            drops * 60000 / listening if listening else None,
-        ]]
+        return [[listening, listening_sessions, drops, drops * 60000 / listening if listening else None]]
 
     def failures_by(self, space, lo, hi, dim):
         groups = {}
@@ -687,6 +690,7 @@ def cases():
             ("failure_rate", dict(w, step=60, min_attempts=MIN_ATTEMPTS), MODEL.failure_rate(SPACE, lo, hi, 60)),
             ("failure_rate", dict(w, step=300, min_attempts=MIN_ATTEMPTS), MODEL.failure_rate(SPACE, lo, hi, 300)),
             ("summary", dict(w, min_attempts=MIN_ATTEMPTS), MODEL.summary(SPACE, lo, hi)),
+            ("listening", w, MODEL.listening(SPACE, lo, hi)),
         ]
         for dim in ("code", "client", "region", "country", "app_version"):
             out.append(("failures_by", dict(w, dimension=dim, min_attempts=MIN_ATTEMPTS),
@@ -749,6 +753,8 @@ def cases():
         ("summary", dict(space="'); DROP TABLE events; --", min_attempts=MIN_ATTEMPTS,
                          **{"from": DateTime(T0), "to": DateTime(T0 + 60)}),
          MODEL.summary("'); DROP TABLE events; --", T0, T0 + 60)),
+        ("listening", dict(space="'); DROP TABLE events; --", **{"from": DateTime(T0), "to": DateTime(T0 + 60)}),
+         MODEL.listening("'); DROP TABLE events; --", T0, T0 + 60)),
         ("dimension_values", dict(space="x' OR 1=1 --", dimension="client", limit=10,
                                   **{"from": DateTime(T0), "to": DateTime(T0 + 600)}), []),
         # A fingerprint, not a figure: no partition up to July 2024 (the data is in August) ...

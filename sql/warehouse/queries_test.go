@@ -169,8 +169,17 @@ func TestQueriesMatchBruteForce(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: Summary: %v", name, err)
 		}
-		if g, w := summaryString(sum), summaryString(m.summary(space, from, to)); g != w {
+		wantSum := m.summary(space, from, to)
+		if g, w := summaryString(sum), summaryString(wantSum); g != w {
 			t.Fatalf("%s: Summary\n got %s\nwant %s", name, g, w)
+		}
+		room, err := warehouse.RoomSummary(ctx, conn, space, fromT, toT)
+		if err != nil {
+			t.Fatalf("%s: RoomSummary: %v", name, err)
+		}
+		wantSum.ListeningSeconds, wantSum.SessionsListening, wantSum.MidSessionDrops, wantSum.DropsPer1000ListenerMinutes = 0, 0, 0, nil
+		if g, w := summaryString(room), summaryString(wantSum); g != w {
+			t.Fatalf("%s: RoomSummary\n got %s\nwant %s", name, g, w)
 		}
 
 		for _, dim := range warehouse.Dimensions {

@@ -401,7 +401,7 @@ func (d *Datasource) spaces(ctx context.Context, conn driver.Conn, r request) (d
 		rate, userRate, p95, retry    = make([]*float64, n), make([]*float64, n), make([]*float64, n), make([]*float64, n)
 	)
 	for i, info := range infos {
-		s, err := warehouse.Summary(ctx, conn, info.Space, r.from, r.to)
+		s, err := warehouse.RoomSummary(ctx, conn, info.Space, r.from, r.to)
 		if err != nil {
 			return nil, err
 		}
@@ -427,7 +427,7 @@ func (d *Datasource) spaces(ctx context.Context, conn driver.Conn, r request) (d
 		data.NewField("retry_amplification", nil, retry),
 		data.NewField("unique_listeners", nil, unique),
 		data.NewField("join_latency_p95_ms", nil, p95))
-	f.Meta = &data.FrameMeta{Type: data.FrameTypeTable, ExecutedQueryString: "sql/queries/spaces_in_window.sql + summary.sql + concurrency.sql (peak) per room"}
+	f.Meta = &data.FrameMeta{Type: data.FrameTypeTable, ExecutedQueryString: "sql/queries/spaces_in_window.sql + summary.sql + user_failure_rate.sql + concurrency.sql (peak) per room"}
 	return data.Frames{f}, nil
 }
 
