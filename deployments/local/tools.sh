@@ -2,6 +2,7 @@
 # Client tools the spacepulse tests use, installed only when missing:
 #   kcat               (Debian)  Kafka client for interop tests
 #   protoc             (Debian protobuf-compiler)
+#   docker-compose     (Debian, 1.29) validates deployments/compose (config only, no engine)
 #   chdb               (PyPI)    current ClickHouse engine in-process, for SQL tests
 #
 #   deployments/local/tools.sh install
@@ -21,6 +22,7 @@ install_debian_tools() {
   local -a missing=()
   command -v kcat >/dev/null 2>&1 || missing+=(kcat)
   command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+  command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
   ((${#missing[@]} == 0)) || apt_install "${missing[@]}"
 }
 
