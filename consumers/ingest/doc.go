@@ -121,7 +121,7 @@
 // queue on a context detached from the cancellation with Config.DrainTimeout; a
 // batch that cannot be written by then is left uncommitted, to be fetched again,
 // and Run returns ErrDrainIncomplete with the count. RunConsumer leaves the group
-// only after that, and returns within 25 s of the stop by default (see RunConsumer).
+// only after that, and returns within 23 s of the stop by default (see RunConsumer).
 //
 // # Rebalances
 //
