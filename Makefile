@@ -48,7 +48,7 @@ test-unit:
 test-cluster: tools
 	@trap '$(LOCAL)/cluster-down.sh >/dev/null 2>&1' EXIT; \
 	$(LOCAL)/cluster-up.sh >/dev/null && \
-	SPACEPULSE_CLUSTER_INTEGRATION=1 $(GO) test -count=1 -timeout 10m -run Cluster ./sql/warehouse/ ./consumers/ingest/ && \
+	SPACEPULSE_CLUSTER_INTEGRATION=1 $(GO) test -count=1 -timeout 10m -run Cluster ./sql/warehouse/ ./sql/cmd/spacepulse-migrate/ ./consumers/ingest/ && \
 	$(GO) run ./deployments/cmd/spacepulse-chaos -profile cluster $(if $(SEED),-seed $(SEED))
 
 ## cluster-bench: events/s of 3 consumers on the loopback cluster: 2.7M events of the night put in
