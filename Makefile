@@ -19,7 +19,7 @@ export SPACEPULSE_TEST_KAFKA_OTHER_CA           ?= $(abspath $(or $(SPACEPULSE_R
 export SPACEPULSE_TEST_KAFKA_SASL_USER          ?= spacepulse
 export SPACEPULSE_TEST_KAFKA_SASL_PASSWORD_FILE ?= $(abspath $(or $(SPACEPULSE_RUN_DIR),.run))/kafka/sasl.password
 
-.PHONY: demo test test-unit chaos chaos-short bench build grafana generate up down servers tools clean
+.PHONY: demo test test-unit test-cluster cluster-bench chaos chaos-short bench build grafana generate up down servers tools clean
 
 ## demo: the whole pipeline on this machine: ClickHouse (installed if missing),
 ## an embedded Kafka broker, the consumer and a synthetic load, then the report.
@@ -40,6 +40,21 @@ test: tools servers
 ## test-unit: the tests that need no server.
 test-unit:
 	SPACEPULSE_INTEGRATION=0 $(GO) test -count=1 ./...
+
+## test-cluster: start the loopback cluster ($(LOCAL)/cluster-up.sh: ZooKeeper, ClickHouse 2 shards x
+## 2 replicas, 3 KRaft brokers, in .run/cluster), run the cluster tests (they fail rather than skip),
+## then replay a night through it with 3 consumers while a ClickHouse replica, a broker and two
+## consumers are SIGKILLed (spacepulse-chaos -profile cluster), and stop the cluster, pass or fail.
+test-cluster: tools
+	@trap '$(LOCAL)/cluster-down.sh >/dev/null 2>&1' EXIT; \
+	$(LOCAL)/cluster-up.sh >/dev/null && \
+	SPACEPULSE_CLUSTER_INTEGRATION=1 $(GO) test -count=1 -timeout 10m -run Cluster ./sql/warehouse/ ./sql/cmd/spacepulse-migrate/ ./consumers/ingest/ && \
+	$(GO) run ./deployments/cmd/spacepulse-chaos -profile cluster $(if $(SEED),-seed $(SEED))
+
+## cluster-bench: events/s of 3 consumers on the loopback cluster: 2.7M events of the night put in
+## Kafka first, then consumed; no fault (about 3 minutes).
+cluster-bench:
+	$(GO) run ./deployments/cmd/spacepulse-chaos -profile cluster-bench $(if $(SEED),-seed $(SEED))
 
 ## chaos: replay a night through a Kafka and a ClickHouse of its own (.run/chaos, ports 9170 and
 ## 19170; never the shared ones) while consumers are SIGKILLed, ClickHouse stops for 60 s, the

@@ -105,7 +105,7 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 		if err != nil {
 			return nil, err
 		}
-		if err := checkSchema(ctx, conn, cfg.Database); err != nil {
+		if err := checkSchema(ctx, conn, cfg.Database, cfg.Cluster); err != nil {
 			_ = conn.Close()
 			return nil, err
 		}
@@ -114,10 +114,15 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 	if c.Migrate {
 		open = func(ctx context.Context, cfg warehouse.Config, logger *slog.Logger) (driver.Conn, error) {
 			conn, applied, err := warehouse.Setup(ctx, cfg, logger)
-			if err == nil {
-				logger.Info("schema up to date", slog.Any("applied", applied))
+			if err != nil {
+				return nil, err
 			}
-			return conn, err
+			logger.Info("schema up to date", slog.Any("applied", applied))
+			if err := warehouse.CheckLayout(ctx, conn, cfg.Cluster); err != nil {
+				_ = conn.Close()
+				return nil, fmt.Errorf("database %s: %w", cfg.Database, err)
+			}
+			return conn, nil
 		}
 	}
 	// ClickHouse may be down when the consumer starts: wait for it.
@@ -158,6 +163,9 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 	}
 	cfg.Originals = OriginalsFrom(c.Kafka.Brokers, dialer)
 	sink := NewSink(conn, c.ClickHouse.Database)
+	if c.ClickHouse.Cluster != "" {
+		sink = NewClusterSink(conn, c.ClickHouse.Database)
+	}
 	sink.Reconcile = reconciler(conn, logger)
 	p := New(cfg, r, sink, w)
 	if c.MetricsAddr != "" {
@@ -200,11 +208,18 @@ const (
 var ErrSchema = errors.New("schema version mismatch")
 
 // checkSchema fails unless conn's database is at warehouse.LatestVersion: a consumer must not
-// write rows that the views of an older schema would count otherwise.
-func checkSchema(ctx context.Context, conn warehouse.Querier, database string) error {
+// write rows that the views of an older schema would count otherwise; nor (warehouse.CheckLayout)
+// insert into a cluster's Distributed table without -cluster, which would return before the
+// shards have the rows.
+func checkSchema(ctx context.Context, conn warehouse.Querier, database, cluster string) error {
 	v, err := warehouse.SchemaVersion(ctx, conn)
 	if err != nil {
 		return err
+	}
+	if v > 0 {
+		if err := warehouse.CheckLayout(ctx, conn, cluster); err != nil {
+			return fmt.Errorf("database %s: %w", database, err)
+		}
 	}
 	switch {
 	case v < warehouse.LatestVersion:

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -27,6 +28,20 @@ const insertColumns = "event_id, kind, ts, ts_ms, space_id, session_id, user_id,
 type Sink struct {
 	conn  driver.Conn
 	query string
+	// Resend, when set, makes an insert after a failed attempt of the same record send the
+	// identical block again instead of asking ClickHouse which of its events landed: on a cluster
+	// (NewClusterSink) each shard's replicated insert deduplication drops the part of the block it
+	// took the first time (by its checksum, kept in ZooKeeper for the last 1,000 blocks; see
+	// warehouse.MigrateCluster), materialized views included, whichever replica or initiator the
+	// retry reaches, and a lookup through the Distributed table could read a replica that has
+	// not fetched that part yet. Every block then carries inserted_at, the consumer's clock at the
+	// first attempt, so that the retry is identical. A record other than the last attempt's (rows
+	// given up or refused meanwhile) is looked up as without Resend.
+	Resend bool
+	last   arrow.RecordBatch // the record of the last attempt (Resend), held only to compare
+	lastAt time.Time         // its inserted_at
+	at     []time.Time       // scratch: inserted_at of every row
+
 	// Reconcile, when not nil, receives the event-time range of a block inserted after a failed
 	// attempt: a server that died during that attempt may have kept its events but not all of
 	// its rollup rows (see warehouse.Reconcile).
@@ -44,13 +59,26 @@ func NewSink(conn driver.Conn, database string) *Sink {
 	return &Sink{conn: conn, query: "INSERT INTO " + quoteIdent(database) + ".events (" + insertColumns + ")"}
 }
 
+// NewClusterSink is NewSink for a cluster (warehouse.Config.Cluster set): events is a Distributed
+// table over replicated ones, conn inserts synchronously, and a retry resends its block (Resend).
+func NewClusterSink(conn driver.Conn, database string) *Sink {
+	s := NewSink(conn, database)
+	s.query = strings.TrimSuffix(s.query, ")") + ", inserted_at)"
+	s.Resend = true
+	return s
+}
+
 // WriteBlock inserts every row of rec. With again (an earlier attempt failed
 // and may have landed rows) it first asks ClickHouse which of rec's events
 // are stored and inserts only the others.
 func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch, again bool) error {
 	n := int(rec.NumRows())
 	cols := s.columns(rec)
-	if again {
+	resend := s.Resend && again && rec == s.last
+	if s.Resend && !resend {
+		s.last, s.lastAt = rec, time.Now().Truncate(time.Second)
+	}
+	if again && !resend {
 		keep, err := s.notStored(ctx, rec)
 		if err != nil {
 			return err
@@ -73,6 +101,15 @@ func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch, again bool
 	for i, c := range cols {
 		if err := b.Column(i).Append(c); err != nil {
 			return fmt.Errorf("append column %d of %d rows: %w", i, n, err)
+		}
+	}
+	if s.Resend {
+		s.at = s.at[:0]
+		for range n {
+			s.at = append(s.at, s.lastAt)
+		}
+		if err := b.Column(len(cols)).Append(s.at); err != nil {
+			return fmt.Errorf("append inserted_at of %d rows: %w", n, err)
 		}
 	}
 	if err := b.Send(); err != nil {

@@ -10,7 +10,13 @@
 # Env: SPACEPULSE_RUN_DIR (default <repo>/.run), SPACEPULSE_CLICKHOUSE_PORT
 # (native, default 9000), SPACEPULSE_CLICKHOUSE_HTTP_PORT (default 8123),
 # SPACEPULSE_CLICKHOUSE_TLS_PORT (native over TLS, default 9440),
-# SPACEPULSE_CLICKHOUSE_START_TIMEOUT (seconds, default 60).
+# SPACEPULSE_CLICKHOUSE_START_TIMEOUT (seconds, default 60),
+# SPACEPULSE_CLICKHOUSE_CONFIG_D (a directory whose *.xml files are copied to
+# $RUN/clickhouse/etc/config.d/ on every start, where the server merges them
+# into config.xml: cluster-up.sh gives each node its ZooKeeper, macros,
+# remote_servers, interserver port and smaller caches this way; default none),
+# SPACEPULSE_CLICKHOUSE_USERS_D (likewise into $RUN/clickhouse/etc/users.d/,
+# merged into users.xml: cluster-up.sh sets load_balancing there).
 #
 # The TLS port serves a certificate for 127.0.0.1 and localhost signed by a
 # CA of our own, both made once by `start` in $RUN/clickhouse/tls/; clients
@@ -32,6 +38,8 @@ TCP_PORT="${SPACEPULSE_CLICKHOUSE_PORT:-9000}"
 HTTP_PORT="${SPACEPULSE_CLICKHOUSE_HTTP_PORT:-8123}"
 TLS_PORT="${SPACEPULSE_CLICKHOUSE_TLS_PORT:-9440}"
 START_TIMEOUT="${SPACEPULSE_CLICKHOUSE_START_TIMEOUT:-60}"
+CONFIG_D_SRC="${SPACEPULSE_CLICKHOUSE_CONFIG_D:-}"
+USERS_D_SRC="${SPACEPULSE_CLICKHOUSE_USERS_D:-}"
 
 CH_DIR="$RUN_DIR/clickhouse"
 ETC_DIR="$CH_DIR/etc"
@@ -108,6 +116,12 @@ generate_users() {
     sed_args+=(-e '/allow_experimental_low_cardinality_type/d')
   fi
   mkdir -p "$ETC_DIR"
+  rm -rf "$ETC_DIR/users.d"
+  if [[ -n $USERS_D_SRC ]]; then
+    compgen -G "$USERS_D_SRC/*.xml" >/dev/null || die "SPACEPULSE_CLICKHOUSE_USERS_D=$USERS_D_SRC holds no *.xml"
+    mkdir -p "$ETC_DIR/users.d"
+    cp "$USERS_D_SRC"/*.xml "$ETC_DIR/users.d/"
+  fi
   sed "${sed_args[@]}" "$LOCAL_DIR/clickhouse/users.xml" >"$ETC_DIR/users.xml.tmp"
   mv "$ETC_DIR/users.xml.tmp" "$ETC_DIR/users.xml"
 }
@@ -124,6 +138,12 @@ generate_config() {
       -e "s|@TLS_DIR@|$TLS_DIR|g" \
       "$LOCAL_DIR/clickhouse/config.xml" >"$CONFIG.tmp"
   mv "$CONFIG.tmp" "$CONFIG"
+  rm -rf "$ETC_DIR/config.d"
+  if [[ -n $CONFIG_D_SRC ]]; then
+    compgen -G "$CONFIG_D_SRC/*.xml" >/dev/null || die "SPACEPULSE_CLICKHOUSE_CONFIG_D=$CONFIG_D_SRC holds no *.xml"
+    mkdir -p "$ETC_DIR/config.d"
+    cp "$CONFIG_D_SRC"/*.xml "$ETC_DIR/config.d/"
+  fi
   generate_users
 }
 

@@ -60,6 +60,12 @@ type Config struct {
 	ReadTimeout time.Duration
 	// MaxOpenConns caps the pool (default 0: clickhouse-go's default, MaxIdleConns + 5).
 	MaxOpenConns int
+	// Cluster, when set, names the ClickHouse cluster (remote_servers) the database spans:
+	// Setup creates the cluster schema (MigrateCluster) instead of the single-node one, and
+	// every connection inserts synchronously (insert_distributed_sync=1: an INSERT into a
+	// Distributed table returns once every shard has its rows, so a committed Kafka offset means
+	// the rows are on their shard). Empty (default): a single server.
+	Cluster string
 	// Compression of the blocks sent and received: "auto" (default, also ""): none when every
 	// address is a loopback address (127.0.0.0/8, ::1, localhost), lz4 otherwise; "lz4" (a
 	// quarter of the bytes on the wire for the events table, for 0.24–0.41 µs an event of
@@ -122,6 +128,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.compression(); err != nil {
 		return err
+	}
+	if c.Cluster != "" && !identRe.MatchString(c.Cluster) {
+		return fmt.Errorf("-cluster %q: want the name of a cluster of the servers' remote_servers: letters, digits and _ (SPACEPULSE_CLUSTER)", c.Cluster)
 	}
 	if c.DialTimeout <= 0 {
 		return fmt.Errorf("-clickhouse-dial-timeout %s: want > 0", c.DialTimeout)

@@ -42,6 +42,9 @@ func TestValidate(t *testing.T) {
 	f(func(c *warehouse.Config) { c.Compression = "gzip" }, "SPACEPULSE_CLICKHOUSE_COMPRESSION")
 	f(func(c *warehouse.Config) { c.Compression = "none" }, "")
 	f(func(c *warehouse.Config) { c.Compression = "auto" }, "")
+	f(func(c *warehouse.Config) { c.Cluster = "spacepulse" }, "")
+	f(func(c *warehouse.Config) { c.Cluster = "a b" }, "-cluster \"a b\": want the name of a cluster")
+	f(func(c *warehouse.Config) { c.Cluster = "x'; DROP" }, "SPACEPULSE_CLUSTER")
 }
 
 // auto (the default) sends blocks uncompressed to a server on this machine and LZ4 to any

@@ -48,7 +48,8 @@ func OpenTLS(ctx context.Context, cfg Config, tlsConfig *tls.Config, logger *slo
 	return conn, nil
 }
 
-// Setup brings cfg.Database to LatestVersion with Migrate (creating it if needed) and returns a
+// Setup brings cfg.Database to LatestVersion with Migrate, or MigrateCluster when cfg.Cluster is
+// set (creating it if needed), and returns a
 // connection bound to it, as Open does, plus the versions it applied. For spacepulse-migrate and
 // a consumer started with -migrate.
 func Setup(ctx context.Context, cfg Config, logger *slog.Logger) (conn driver.Conn, applied []int, err error) {
@@ -57,7 +58,11 @@ func Setup(ctx context.Context, cfg Config, logger *slog.Logger) (conn driver.Co
 	if err != nil {
 		return nil, nil, err
 	}
-	applied, err = Migrate(ctx, admin, cfg.Database)
+	if cfg.Cluster != "" {
+		applied, err = MigrateCluster(ctx, admin, cfg.Database, cfg.Cluster)
+	} else {
+		applied, err = Migrate(ctx, admin, cfg.Database)
+	}
 	if cerr := admin.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close clickhouse %s: %w", cfg.Addr, cerr)
 	}
@@ -66,6 +71,17 @@ func Setup(ctx context.Context, cfg Config, logger *slog.Logger) (conn driver.Co
 	}
 	conn, err = Open(ctx, cfg, logger)
 	return conn, applied, err
+}
+
+// settings are the query settings of every connection of c: on a cluster, synchronous inserts
+// into Distributed tables (see Config.Cluster). Only numbers can be sent to 18.16 (a string
+// setting such as load_balancing fails in clickhouse-go: it serializes settings as strings for
+// newer servers only).
+func (c *Config) settings() clickhouse.Settings {
+	if c.Cluster == "" {
+		return nil
+	}
+	return clickhouse.Settings{"insert_distributed_sync": 1}
 }
 
 // ClickHouse's codes for credentials it refuses.
@@ -101,6 +117,7 @@ func open(ctx context.Context, cfg Config, database string, tlsConfig *tls.Confi
 		DialTimeout:  cfg.DialTimeout,
 		ReadTimeout:  cfg.ReadTimeout,
 		MaxOpenConns: cfg.MaxOpenConns,
+		Settings:     cfg.settings(),
 		Logger:       logger,
 		ClientInfo: clickhouse.ClientInfo{
 			Products: []struct{ Name, Version string }{{Name: "spacepulse", Version: "1"}},

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -399,6 +400,9 @@ func scanColumns(ctx context.Context, conn Querier, name string, args []any, row
 	return nil
 }
 
+// unversioned numbers the versions RollupVersion gives a rollup it cannot fingerprint.
+var unversioned atomic.Int64
+
 // RollupVersion fingerprints the space_second rollup up to to's month (active parts, highest
 // block number, rows): equal fingerprints mean no insert or merge touched the cells a figure of a
 // window ending at to depends on, so a cached result is still exact. Runs
@@ -409,6 +413,13 @@ func RollupVersion(ctx context.Context, conn Querier, to time.Time) (string, err
 		clickhouse.DateNamed("to", to.UTC().Truncate(time.Second), clickhouse.Seconds)).Scan(&parts, &maxBlock, &rows)
 	if err != nil {
 		return "", fmt.Errorf("query rollup version: %w", err)
+	}
+	if parts == 0 {
+		// No part of space_second_counts on this server: an empty rollup, or a cluster's
+		// Distributed table, whose parts are on the shards (system.parts shows this server's
+		// only). No fingerprint then: a version never seen before, so nothing is served from a
+		// cache.
+		return fmt.Sprintf("unversioned/%d", unversioned.Add(1)), nil
 	}
 	return fmt.Sprintf("%d/%d/%d", parts, maxBlock, rows), nil
 }

@@ -152,6 +152,7 @@ func flags(c *config) *cli.FlagSet {
 	fs.DurationVar(&p.SweepInterval, "sweep-interval", ingest.DefaultSweepInterval,
 		"how often the minutes this consumer landed are checked for copies another member of the group landed too (a copy is counted twice for about this long)")
 	whflag.Bind(fs, &k.ClickHouse)
+	whflag.BindCluster(fs, &k.ClickHouse)
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a Go CPU profile (go tool pprof) to this file until the consumer stops")
 	c.MemoryLimit = DefaultMemoryLimit

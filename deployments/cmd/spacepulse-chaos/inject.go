@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/spacepulse/spacepulse/deployments/cmd/internal/harness"
 )
 
 // injector carries out a plan against the run's servers and consumer group, each fault at its
@@ -17,9 +20,13 @@ import (
 type injector struct {
 	out  io.Writer
 	t0   time.Time // the start of the load
-	srv  *servers
+	srv  *servers  // the single-node run's servers (nil on a cluster)
+	cl   *cluster  // the cluster run's servers (nil on a single node)
 	g    *group
 	term time.Duration // how long a SIGTERMed consumer may take to drain
+	// k, group and topic let a long kill check that the group took over the dead member's partitions.
+	k            *harness.Kafka
+	group, topic string
 
 	mu     sync.Mutex
 	done   []Fault  // injected, For as measured
@@ -109,10 +116,16 @@ func (in *injector) inject(ctx context.Context, f Fault) error {
 		}
 		in.say("SIGKILL consumer %d (pid %d); restart in %.1f s", f.Member, pid, f.For.Seconds())
 		in.record(f)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(f.For):
+		if f.For >= LongKill && in.k != nil {
+			if err := in.replaced(ctx, f); err != nil {
+				return err
+			}
+		} else {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(f.For):
+			}
 		}
 		pid, err = in.g.restart(f.Member)
 		if err != nil {
@@ -150,8 +163,82 @@ func (in *injector) inject(ctx context.Context, f Fault) error {
 		if err != nil {
 			return err
 		}
+	case ReplicaKill, BrokerKill:
+		server := "clickhouse"
+		if f.Kind == BrokerKill {
+			server = "kafka"
+		}
+		pid, err := in.cl.kill(server, f.Member)
+		if err != nil {
+			return err
+		}
+		down := time.Now()
+		in.say("SIGKILL %s %d (pid %d); restart in %.1f s", server, f.Member, pid, f.For.Seconds())
+		select {
+		case <-ctx.Done():
+		case <-time.After(f.For):
+		}
+		err = in.cl.restart(context.WithoutCancel(ctx), server, f.Member)
+		f.For = time.Since(down)
+		in.say("%s %d back after %.1f s down", server, f.Member, f.For.Seconds())
+		if err != nil {
+			return err
+		}
 	}
 	in.record(f)
+	return nil
+}
+
+// replaced waits out a long kill (f.For) and checks that meanwhile the group committed on every
+// partition that had messages waiting: the dead member's partitions were handed to the others.
+// The offsets are read when the session timeout and a rebalance have passed (10 s after the
+// kill) and just before the restart.
+func (in *injector) replaced(ctx context.Context, f Fault) error {
+	wait := func(d time.Duration) bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(d):
+			return true
+		}
+	}
+	settle := 10 * time.Second
+	if !wait(settle) {
+		return nil
+	}
+	before, err := in.k.Committed(ctx, in.group, in.topic)
+	if err != nil {
+		return fmt.Errorf("read the committed offsets during a long kill: %w", err)
+	}
+	end, err := in.k.EndOffsets(ctx, in.topic)
+	if err != nil {
+		return fmt.Errorf("read the end offsets during a long kill: %w", err)
+	}
+	if !wait(f.For - settle - 500*time.Millisecond) {
+		return nil
+	}
+	after, err := in.k.Committed(ctx, in.group, in.topic)
+	if err != nil {
+		return fmt.Errorf("read the committed offsets during a long kill: %w", err)
+	}
+	var stuck []string
+	moved := 0
+	for p := range end {
+		switch {
+		case p >= len(before) || p >= len(after):
+			stuck = append(stuck, fmt.Sprintf("%d (no offset)", p))
+		case after[p] > before[p]:
+			moved++
+		case before[p] < end[p]: // messages waited, nothing was committed
+			stuck = append(stuck, fmt.Sprintf("%d at %d of %d", p, after[p], end[p]))
+		}
+	}
+	if len(stuck) > 0 {
+		return fmt.Errorf("consumer %d dead for %.0f s: the group did not take over partitions %s", f.Member, f.For.Seconds(), strings.Join(stuck, ", "))
+	}
+	in.say("consumer %d dead for %.0f s: the group went on committing on %d of %d partitions (none left waiting): replaced",
+		f.Member, f.For.Seconds(), moved, len(end))
+	wait(500 * time.Millisecond)
 	return nil
 }
 

@@ -16,6 +16,17 @@
 // and the faults it injected, stops everything it started (on failure and interrupt too) and
 // exits 1 if anything differs. make chaos runs -profile full (about 7 minutes), make
 // chaos-short -profile short (under 3).
+//
+// -profile cluster (make test-cluster) runs on the loopback cluster of
+// deployments/local/cluster-up.sh instead (run dir .run/cluster: ZooKeeper, ClickHouse as 2
+// shards x 2 replicas, 3 KRaft brokers), migrated with spacepulse-migrate -cluster, with three
+// consumers (-cluster) in the group from start to end, each reaching the cluster through another
+// server first; it SIGKILLs one of those ClickHouse servers (started again 15 s later), one
+// broker (5-10 s) and two consumers, the first for 20 s, long enough for the group to hand its
+// partitions to the others, which the run checks (every partition's committed offset moves while
+// it is dead). Besides the verdict it prints the end-to-end throughput and checks that both
+// replicas of each shard hold the same rows. -profile cluster-bench replays a tenth of the night
+// as fast as it goes, without faults, for the cluster's events/s.
 package main
 
 import (
@@ -68,7 +79,7 @@ func parse(args []string) (config, *cli.FlagSet, error) {
 	var c config
 	fs := cli.New("spacepulse-chaos")
 	fs.NoEnv = true
-	profile := fs.String("profile", "full", "full (make chaos: 300 s of load, 6 kills) or short (make chaos-short: 100 s, 2 kills)")
+	profile := fs.String("profile", "full", "full (make chaos: 300 s of load, 6 kills), short (make chaos-short: 100 s, 2 kills), cluster (make test-cluster: the loopback cluster, 90 s, 3 consumers, 2 consumer kills, a ClickHouse replica and a broker killed) or cluster-bench (the cluster, no faults, as fast as it goes)")
 	fs.Uint64Var(&c.Seed, "seed", 0, "seed of the fault plan and of the scenario (0: a new one from the clock, printed)")
 	scale := fs.Float64("scale", 0, "share of the scenario's listeners to replay (0: the profile's, full 0.1, short 0.03)")
 	load := fs.Duration("load", 0, "wall time of the paced replay, during which every fault starts (0: the profile's)")
@@ -76,7 +87,7 @@ func parse(args []string) (config, *cli.FlagSet, error) {
 	outage := fs.Duration("clickhouse-outage", 0, "how long ClickHouse stays stopped (0: the profile's, 60s)")
 	fs.StringVar(&c.Scenario, "scenario", "trump-musk-2024", "night to replay: a scenario name or YAML file (producers/scenario)")
 	fs.IntVar(&c.Partitions, "partitions", 8, "partitions of the run's topic (at least 3, for three members)")
-	fs.StringVar(&c.RunDir, "run-dir", ".run/chaos", "the run's own servers (SPACEPULSE_RUN_DIR of the scripts), binaries and consumer logs")
+	fs.StringVar(&c.RunDir, "run-dir", "", "the run's own servers (SPACEPULSE_RUN_DIR of the scripts; SPACEPULSE_CLUSTER_RUN_DIR for the cluster profiles), binaries and consumer logs (default .run/chaos, .run/cluster for the cluster profiles)")
 	fs.IntVar(&c.Ports.ClickHouse, "clickhouse-port", 9170, "native port of the run's ClickHouse")
 	fs.IntVar(&c.Ports.ClickHouseHTTP, "clickhouse-http-port", 8170, "HTTP port of the run's ClickHouse")
 	fs.IntVar(&c.Ports.ClickHouseTLS, "clickhouse-tls-port", 9470, "TLS port of the run's ClickHouse")
@@ -102,8 +113,18 @@ func (c config) check(profile string, scale float64, load time.Duration, kills i
 		c.Profile = Full
 	case "short":
 		c.Profile = Short
+	case "cluster":
+		c.Profile = ClusterProfile
+	case "cluster-bench":
+		c.Profile = ClusterBench
 	default:
-		return c, fmt.Errorf("-profile %q: want full or short", profile)
+		return c, fmt.Errorf("-profile %q: want full, short, cluster or cluster-bench", profile)
+	}
+	if c.RunDir == "" {
+		c.RunDir = ".run/chaos"
+		if c.Profile.Cluster {
+			c.RunDir = ".run/cluster"
+		}
 	}
 	if scale != 0 {
 		c.Profile.Scale = scale

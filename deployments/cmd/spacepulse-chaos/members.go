@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -20,6 +21,8 @@ type group struct {
 	bin    string   // the spacepulse-consumer binary
 	args   []string // its flags
 	logDir string
+	// slotArgs, when set, gives the flags of one member beyond args (its ClickHouse addresses).
+	slotArgs func(slot int) []string
 
 	mu         sync.Mutex
 	procs      map[int]*proc
@@ -60,7 +63,11 @@ func (g *group) start(slot int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("cannot create the consumer's log: %w", err)
 	}
-	cmd := exec.Command(g.bin, g.args...)
+	args := g.args
+	if g.slotArgs != nil {
+		args = append(slices.Clone(args), g.slotArgs(slot)...)
+	}
+	cmd := exec.Command(g.bin, args...)
 	cmd.Env = cleanEnv()
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +29,9 @@ func run(ctx context.Context, cfg config, out io.Writer) (ok bool, err error) {
 		return false, err
 	}
 	plan := Plan(p, cfg.Seed)
+	if p.Cluster {
+		plan = PlanCluster(p, cfg.Seed)
+	}
 	fmt.Fprintf(out, "spacepulse chaos: %s at scale %g, profile %s, seed %d (-seed %d replays this plan)\n",
 		sc.Name, p.Scale, p.Name, cfg.Seed, cfg.Seed)
 	fmt.Fprintf(out, "  plan        %s, over %.0f s of load:\n", Summary(plan), p.Load.Seconds())
@@ -39,11 +43,22 @@ func run(ctx context.Context, cfg config, out io.Writer) (ok bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	srv, err := newServers(repo, cfg.RunDir, cfg.Ports)
+	var (
+		fl  fleet
+		srv *servers
+		cl  *cluster
+	)
+	if p.Cluster {
+		cl, err = newCluster(repo, cfg.RunDir)
+		fl = cl
+	} else {
+		srv, err = newServers(repo, cfg.RunDir, cfg.Ports)
+		fl = srv
+	}
 	if err != nil {
 		return false, err
 	}
-	bin := filepath.Join(srv.runDir, "bin")
+	bin := filepath.Join(fl.dir(), "bin")
 	if _, err := harness.Build(ctx, repo, bin, "./consumers/cmd/spacepulse-consumer", "./sql/cmd/spacepulse-migrate"); err != nil {
 		return false, err
 	}
@@ -51,59 +66,91 @@ func run(ctx context.Context, cfg config, out io.Writer) (ok bool, err error) {
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
 		defer cancel()
-		if serr := srv.stop(sctx); serr != nil {
+		if serr := fl.stop(sctx); serr != nil {
 			fmt.Fprintf(out, "  servers     could not stop them: %v\n", serr)
 			if err == nil {
 				err = serr
 			}
 		}
 	}()
-	if err := srv.start(ctx); err != nil {
+	if err := fl.start(ctx); err != nil {
 		return false, err
 	}
-	fmt.Fprintf(out, "  servers     ClickHouse %s and Kafka %s of run dir %s (logs: servers.log there)\n",
-		cfg.Ports.clickhouseAddr(), cfg.Ports.kafkaAddr(), srv.runDir)
-
+	brokers := fl.kafkaBrokers()
 	ch := warehouse.NewConfig()
-	ch.Addr, ch.Database = cfg.Ports.clickhouseAddr(), cfg.Database
+	ch.Addr, ch.Database = strings.Join(fl.clickhouseAddrs(), ","), cfg.Database
+	if cl != nil {
+		ch.Cluster = cl.name
+		fmt.Fprintf(out, "  servers     ClickHouse cluster %s (2 shards x 2 replicas) %s, Kafka %s (3 KRaft brokers, RF 3, min ISR 2), ZooKeeper, run dir %s (logs: servers.log there)\n",
+			cl.name, ch.Addr, strings.Join(brokers, ","), fl.dir())
+	} else {
+		fmt.Fprintf(out, "  servers     ClickHouse %s and Kafka %s of run dir %s (logs: servers.log there)\n",
+			ch.Addr, brokers[0], fl.dir())
+	}
+
 	if err := recreate(ctx, ch, bin); err != nil {
 		return false, err
 	}
 	topic := fmt.Sprintf("spaces.events.chaos-%d", time.Now().Unix())
 	dlq, group := topic+".dlq", "spacepulse-chaos-"+topic
-	k, err := harness.ConnectKafka(ctx, []string{cfg.Ports.kafkaAddr()}, int32(cfg.Partitions), topic, dlq)
+	k, err := harness.ConnectKafka(ctx, brokers, int32(cfg.Partitions), topic, dlq)
 	if err != nil {
 		return false, err
 	}
 	defer k.Close()
 
-	logDir := filepath.Join(srv.runDir, "logs", time.Now().Format("20060102-150405"))
+	logDir := filepath.Join(fl.dir(), "logs", time.Now().Format("20060102-150405"))
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return false, fmt.Errorf("cannot create the consumers' log dir: %w", err)
 	}
 	g := newGroup(filepath.Join(bin, "spacepulse-consumer"), []string{
-		"-kafka-brokers", cfg.Ports.kafkaAddr(), "-kafka-topic", topic, "-dlq-topic", dlq, "-kafka-group", group,
-		"-clickhouse-addr", ch.Addr, "-clickhouse-database", ch.Database, "-batch-age", "250ms", "-log-level", "info",
+		"-kafka-brokers", strings.Join(brokers, ","), "-kafka-topic", topic, "-dlq-topic", dlq, "-kafka-group", group,
+		"-clickhouse-database", ch.Database, "-batch-age", "250ms", "-log-level", "info",
 	}, logDir)
+	g.slotArgs = func(int) []string { return []string{"-clickhouse-addr", ch.Addr} }
+	members := []int{1}
+	if cl != nil {
+		// Each member reaches the cluster through another server first (the Distributed
+		// table's initiator), failing over to the others in turn.
+		addrs := fl.clickhouseAddrs()
+		g.slotArgs = func(slot int) []string {
+			first := []int{0, 2, 1}[(slot-1)%3] // servers 1, 3 and 2: both shards, both replicas of shard 1
+			rot := append(slices.Clone(addrs[first:]), addrs[:first]...)
+			return []string{"-clickhouse-addr", strings.Join(rot, ","), "-cluster", ch.Cluster}
+		}
+		members = []int{1, 2, 3}
+	}
 	defer func() {
 		if gerr := g.stop(time.Minute); gerr != nil {
 			fmt.Fprintf(out, "  consumers   %v\n", gerr)
 		}
 	}()
-	if _, err := g.start(1); err != nil {
-		return false, err
+	startMembers := func() error {
+		for _, m := range members {
+			if _, err := g.start(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// A bench run (no faults) replays first and starts the consumers after it, so that its
+	// throughput is the group's alone: Kafka to ClickHouse, without the producer on the same cores.
+	if !p.NoFaults {
+		if err := startMembers(); err != nil {
+			return false, err
+		}
 	}
 	fmt.Fprintf(out, "  kafka       topic %s (%d partitions), group %s; consumer logs in %s\n", topic, cfg.Partitions, group, logDir)
 
 	// The load, paced over p.Load, with the faults injected meanwhile.
-	l, err := newLoad([]string{cfg.Ports.kafkaAddr()}, topic, slog.New(slog.DiscardHandler))
+	l, err := newLoad(brokers, topic, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return false, err
 	}
 	gen := scenario.NewGenerator(sc, scenario.Options{Seed: cfg.Seed, Scale: p.Scale})
 	speed := float64(gen.Duration()) / float64(p.Load)
 	fmt.Fprintf(out, "  replay      %s of event time at %.0fx: faults as they come\n", gen.Duration(), speed)
-	in := &injector{out: out, t0: time.Now(), srv: srv, g: g, term: time.Minute}
+	in := &injector{out: out, t0: time.Now(), srv: srv, cl: cl, g: g, term: time.Minute, k: k, group: group, topic: topic}
 	faultsDone := make(chan struct{})
 	fctx, stopFaults := context.WithCancel(ctx)
 	go func() {
@@ -128,6 +175,13 @@ func run(ctx context.Context, cfg config, out io.Writer) (ok bool, err error) {
 		return false, fmt.Errorf("replay %s: %w", sc.Name, err)
 	}
 	replayed := time.Now()
+	since := in.t0 // what the throughput is measured from
+	if p.NoFaults {
+		if err := startMembers(); err != nil {
+			return false, err
+		}
+		since = time.Now()
+	}
 	truth := gen.Truth()
 	in.say("replay done: %d events + %d duplicate deliveries + %d sent again after a failed delivery",
 		truth.Events.Total, truth.Duplicates, l.Resent())
@@ -149,6 +203,17 @@ func run(ctx context.Context, cfg config, out io.Writer) (ok bool, err error) {
 	}
 	in.say("committed: all %d messages, lag 0 (%.1f s after the replay ended); waiting %s for the copy sweep",
 		end.Sum(), time.Since(replayed).Seconds(), cfg.Sweep)
+	took := time.Since(since)
+	who := "the group"
+	if cl != nil {
+		who = fmt.Sprintf("%d consumers", len(members))
+	}
+	throughput := fmt.Sprintf("%d messages committed by %s %.1f s after the load began: %.0f messages/s end to end",
+		end.Sum(), who, took.Seconds(), float64(end.Sum())/took.Seconds())
+	if p.NoFaults {
+		throughput = fmt.Sprintf("%d messages waiting in Kafka committed by %s %.1f s after they started: %.0f messages/s (Kafka -> ClickHouse, every rollup)",
+			end.Sum(), who, took.Seconds(), float64(end.Sum())/took.Seconds())
+	}
 	select {
 	case <-ctx.Done():
 		return false, ctx.Err()
@@ -168,6 +233,19 @@ func run(ctx context.Context, cfg config, out io.Writer) (ok bool, err error) {
 	fmt.Fprintf(out, "\n  checked     %d event ids and %d figures and seconds of the curve against the ground truth\n", len(l.ids), v.Compared)
 	fmt.Fprintf(out, "  events      %d rows beyond one per event, %d ids never generated; figures above the truth by %d\n",
 		v.ExtraRows, v.Foreign, v.Excess)
+	fmt.Fprintf(out, "  throughput  %s\n", throughput)
+	if n := countInLogs(logDir, `msg=retrying step="insert into clickhouse"`); n > 0 || cl != nil {
+		fmt.Fprintf(out, "  retries     %d failed inserts retried by the consumers (consumer logs)\n", n)
+	}
+	replicasOK := true
+	if cl != nil {
+		line, agree, err := replicas(ctx, ch)
+		if err != nil {
+			return false, err
+		}
+		replicasOK = agree
+		fmt.Fprintf(out, "  replicas    %s\n", line)
+	}
 	if !c.OK() {
 		fmt.Fprintf(out, "  MISMATCHES  %d of %d:\n", len(c.Mismatches), c.Compared)
 		printMismatches(out, c, 20)
@@ -190,7 +268,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (ok bool, err error) {
 	if n := Counts(injected); n != Counts(plan) {
 		return false, fmt.Errorf("injected %v of each kind, planned %v", n, Counts(plan))
 	}
-	return v.OK(), nil
+	return v.OK() && replicasOK, nil
 }
 
 // recreate drops the run's database and runs spacepulse-migrate once to create it.
@@ -203,7 +281,11 @@ func recreate(ctx context.Context, ch warehouse.Config, bin string) error {
 	if err := s.Drop(ctx, ch.Database); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, "spacepulse-migrate"), "-clickhouse-addr", ch.Addr, "-clickhouse-database", ch.Database)
+	args := []string{"-clickhouse-addr", ch.Addr, "-clickhouse-database", ch.Database}
+	if ch.Cluster != "" {
+		args = append(args, "-cluster", ch.Cluster)
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "spacepulse-migrate"), args...)
 	cmd.Env = cleanEnv()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("spacepulse-migrate: %w\n%s", err, strings.TrimSpace(string(out)))
@@ -253,4 +335,17 @@ func behind(ctx context.Context, k *harness.Kafka, group, topic string, end harn
 		}
 	}
 	return "partitions behind: " + strings.Join(parts, ", ")
+}
+
+// countInLogs counts the lines holding text in the consumer logs of dir.
+func countInLogs(dir, text string) int {
+	files, _ := filepath.Glob(filepath.Join(dir, "consumer-*.log"))
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err == nil {
+			n += strings.Count(string(b), text)
+		}
+	}
+	return n
 }

@@ -77,3 +77,51 @@ func TestSummary(t *testing.T) {
 	f([]Fault{{Kind: ScaleUp}, {Kind: ScaleDown}, {Kind: BrokerRestart}},
 		"0 SIGKILLs, ClickHouse stopped 0 time(s), 0 s in all, 1 broker restart(s), scale 1 -> 3 -> 1")
 }
+
+func TestPlanCluster(t *testing.T) {
+	f := func(p Profile, seed uint64) {
+		t.Helper()
+		plan := PlanCluster(p, seed)
+		if again := PlanCluster(p, seed); !slices.Equal(plan, again) {
+			t.Fatalf("seed %d: two plans differ:\n%v\n%v", seed, plan, again)
+		}
+		if n := Counts(plan); n != [kinds]int{Kill: p.Kills, ReplicaKill: 1, BrokerKill: 1} {
+			t.Fatalf("seed %d: %v of each kind", seed, n)
+		}
+		long := 0
+		for i, fl := range plan {
+			if i > 0 && fl.At < plan[i-1].At {
+				t.Fatalf("seed %d: fault %d at %s before fault %d", seed, i, fl.At, i-1)
+			}
+			if fl.At <= 0 || fl.At+fl.For >= p.Load+LongKill {
+				t.Fatalf("seed %d: %s at %s for %s, outside the %s of load", seed, fl.Kind, fl.At, fl.For, p.Load)
+			}
+			switch fl.Kind {
+			case ReplicaKill:
+				if fl.Member < 1 || fl.Member > 3 || fl.For != p.Outage {
+					t.Fatalf("seed %d: %s", seed, fl)
+				}
+			case BrokerKill:
+				if fl.Member < 1 || fl.Member > clusterBrokers || fl.For < 5*time.Second || fl.For > 10*time.Second {
+					t.Fatalf("seed %d: %s", seed, fl)
+				}
+			case Kill:
+				if fl.Member < 1 || fl.Member > 3 {
+					t.Fatalf("seed %d: %s", seed, fl)
+				}
+				if fl.For == LongKill {
+					long++
+				}
+			}
+		}
+		if long != min(1, p.Kills) {
+			t.Fatalf("seed %d: %d long kills, want one", seed, long)
+		}
+	}
+	for seed := uint64(1); seed < 50; seed++ {
+		f(ClusterProfile, seed)
+	}
+	if plan := PlanCluster(ClusterBench, 1); len(plan) != 0 {
+		t.Fatalf("the bench profile plans faults: %v", plan)
+	}
+}

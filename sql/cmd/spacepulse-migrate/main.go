@@ -2,7 +2,12 @@
 // applies the migrations of package sql it lacks, then prints the versions it applied.
 //
 //	spacepulse-migrate [-clickhouse-addr host:port] [-clickhouse-database spacepulse] ...
+//	spacepulse-migrate -cluster spacepulse -clickhouse-addr ch-1:9000,ch-2:9000
 //	spacepulse-migrate -reconcile 2024-08-13T00:00:00Z,2024-08-13T04:00:00Z
+//
+// With -cluster NAME it creates the schema on that ClickHouse cluster instead: replicated local
+// tables with Distributed tables in front, derived from the same migrations
+// (warehouse.MigrateCluster).
 //
 // With -reconcile it then compares the rollups of that event-time window with the events table
 // and corrects the cells that differ (warehouse.Reconcile: after a ClickHouse server crash).
@@ -37,12 +42,13 @@ func main() {
 	os.Exit(code)
 }
 
-const usageLine = "usage: spacepulse-migrate [-clickhouse-* flags] [-reconcile FROM,TO]"
+const usageLine = "usage: spacepulse-migrate [-clickhouse-* flags] [-cluster NAME] [-reconcile FROM,TO]"
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := cli.New("spacepulse-migrate")
 	var cfg warehouse.Config
 	whflag.Bind(fs, &cfg)
+	whflag.BindCluster(fs, &cfg)
 	window := fs.String("reconcile", "", "after migrating, reconcile the rollups of this event-time window with the events table: FROM,TO in RFC 3339")
 	if err := fs.Parse(args); err != nil {
 		return fs.Report(err, usageLine, stdout, stderr)

@@ -24,6 +24,7 @@ func TestRunExitCodes(t *testing.T) {
 	f([]string{"-nope"}, 2, "-nope is not a flag of spacepulse-migrate")
 	f([]string{"extra"}, 2, `unexpected argument "extra"`)
 	f([]string{"-clickhouse-addr", "127.0.0.1:1"}, 1, "127.0.0.1:1")
+	f([]string{"-cluster", "a b"}, 2, `-cluster "a b": want the name of a cluster`)
 	f([]string{"-reconcile", "yesterday"}, 2, "want FROM,TO in RFC 3339")
 	f([]string{"-reconcile", "2024-08-13T04:00:00Z,2024-08-13T00:00:00Z"}, 2, "FROM <= TO")
 }
@@ -71,4 +72,20 @@ func TestRunOverTLS(t *testing.T) {
 	f(nil, map[string]string{"SPACEPULSE_CLICKHOUSE_TLS_CA_FILE": caFile}, 0, "schema is current")
 	f([]string{"-clickhouse-tls"}, nil, 2, "set -clickhouse-tls-ca-file")
 	f([]string{"-clickhouse-tls-ca-file", caFile}, map[string]string{"SPACEPULSE_CLICKHOUSE_PASSWORD_FILE": wrong}, 2, "check -clickhouse-user and -clickhouse-password")
+}
+
+// TestRunMigratesCluster runs -cluster against the loopback cluster (make test-cluster): a
+// database made by it is current, and a cluster the servers do not know is an error that says so.
+func TestRunMigratesCluster(t *testing.T) {
+	_, cfg := warehousetest.NewClusterDatabase(t) // already current
+	f := func(args []string, want int, wantOut string) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), args, &stdout, &stderr); code != want || !strings.Contains(stdout.String()+stderr.String(), wantOut) {
+			t.Fatalf("run(%q) = %d, stdout %q, stderr %q; want %d and %q", args, code, stdout.String(), stderr.String(), want, wantOut)
+		}
+	}
+	args := []string{"-clickhouse-addr", cfg.Addr, "-clickhouse-database", cfg.Database}
+	f(append(args, "-cluster", cfg.Cluster), 0, "schema is current")
+	f(append(args, "-cluster", "nosuchcluster"), 1, "-cluster nosuchcluster: no such cluster in the remote_servers")
 }

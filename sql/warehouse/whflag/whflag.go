@@ -33,3 +33,11 @@ func BindServer(fs *cli.FlagSet, c *warehouse.Config) {
 	fs.TLS(&c.TLS, "clickhouse", "ClickHouse")
 	fs.Check(c.Validate)
 }
+
+// BindCluster registers -cluster (SPACEPULSE_CLUSTER) on fs, for the binaries that write:
+// spacepulse-migrate (the cluster schema) and the consumer (synchronous inserts). See
+// warehouse.Config.Cluster.
+func BindCluster(fs *cli.FlagSet, c *warehouse.Config) {
+	fs.StringVar(&c.Cluster, "cluster", c.Cluster,
+		"ClickHouse cluster (remote_servers) the database spans: replicated tables with Distributed ones in front, synchronous inserts (empty: one server)")
+}

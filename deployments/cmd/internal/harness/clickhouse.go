@@ -58,7 +58,7 @@ var ours = []string{"events", "space_second_counts", "space_second_counts_mv", "
 	"join_latency_minute_counts", "join_latency_minute_counts_mv",
 	"ingest_progress", "ingest_heartbeat", "schema_migrations"}
 
-// Drop drops database if it exists. It refuses (ErrNotScratch) a system
+// Drop drops database if it exists, on every server of the cluster when the Config has one. It refuses (ErrNotScratch) a system
 // database or one holding a table that the sql/ migrations do not create.
 func (s *Server) Drop(ctx context.Context, database string) error {
 	if err := warehouse.ValidateDatabase(database); err != nil {
@@ -79,7 +79,7 @@ func (s *Server) Drop(ctx context.Context, database string) error {
 		if err := rows.Scan(&name); err != nil {
 			return fmt.Errorf("list tables of %s: %w", database, err)
 		}
-		if !slices.Contains(ours, name) {
+		if !slices.Contains(ours, strings.TrimSuffix(name, "_local")) { // T_local: a cluster's local table
 			foreign = append(foreign, name)
 		}
 	}
@@ -89,7 +89,11 @@ func (s *Server) Drop(ctx context.Context, database string) error {
 	if len(foreign) > 0 {
 		return fmt.Errorf("%s has %s: %w", database, strings.Join(foreign, ", "), ErrNotScratch)
 	}
-	if err := s.conn.Exec(ctx, "DROP DATABASE IF EXISTS "+database); err != nil {
+	drop := "DROP DATABASE IF EXISTS " + database
+	if s.cfg.Cluster != "" {
+		drop += " ON CLUSTER " + s.cfg.Cluster // every server's tables, and their replicas in ZooKeeper
+	}
+	if err := s.conn.Exec(ctx, drop); err != nil {
 		return fmt.Errorf("drop database %s: %w", database, err)
 	}
 	return nil
