@@ -103,6 +103,7 @@ func (c *checker) clickHouseClient(k container) {
 			c.errorf(d, "%s: SPACEPULSE_CLICKHOUSE_ADDR: %v", k, err)
 			continue
 		}
+		c.clickHouseCluster(k, chi)
 		if user == "default" {
 			continue
 		}
@@ -121,6 +122,24 @@ func (c *checker) clickHouseClient(k container) {
 		} else if s != ws || key != wk {
 			c.errorf(d, "%s: the ClickHouse password is %s/%s, but ClickHouseInstallation %s reads user %s's from %s/%s", k, s, key, chi.Name, user, ws, wk)
 		}
+	}
+}
+
+// clickHouseCluster checks a container's -cluster against chi: a cluster of more than one shard
+// or replica needs the Replicated and Distributed schema and synchronous inserts, so the container
+// must name it (README, "Running on a cluster"); a named cluster must be one of chi's.
+func (c *checker) clickHouseCluster(k container, chi *clickHouseInstallation) {
+	name, _ := k.setting("cluster")
+	if name == "" {
+		for _, cl := range chi.Spec.Configuration.Clusters {
+			if cl.Layout.ShardsCount > 1 || cl.Layout.ReplicasCount > 1 {
+				c.errorf(k.owner, "%s: ClickHouseInstallation %s has cluster %s of %d shards x %d replicas: set SPACEPULSE_CLUSTER to it", k, chi.Name, cl.Name, cl.Layout.ShardsCount, cl.Layout.ReplicasCount)
+			}
+		}
+		return
+	}
+	if !slices.ContainsFunc(chi.Spec.Configuration.Clusters, func(cl chiCluster) bool { return cl.Name == name }) {
+		c.errorf(k.owner, "%s: SPACEPULSE_CLUSTER %q is not a cluster of ClickHouseInstallation %s", k, name, chi.Name)
 	}
 }
 

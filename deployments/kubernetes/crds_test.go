@@ -89,6 +89,11 @@ type chiLayout struct {
 	ReplicasCount int `json:"replicasCount,omitempty"`
 }
 
+type chiCluster struct {
+	Name   string    `json:"name"`
+	Layout chiLayout `json:"layout"`
+}
+
 type clickHouseInstallation struct {
 	object
 	Spec struct {
@@ -105,10 +110,7 @@ type clickHouseInstallation struct {
 			Users    map[string]any `json:"users,omitempty"`
 			Profiles map[string]any `json:"profiles,omitempty"`
 			Settings map[string]any `json:"settings,omitempty"`
-			Clusters []struct {
-				Name   string    `json:"name"`
-				Layout chiLayout `json:"layout"`
-			} `json:"clusters"`
+			Clusters []chiCluster   `json:"clusters"`
 		} `json:"configuration"`
 		Templates *chiTemplates `json:"templates,omitempty"`
 	} `json:"spec"`

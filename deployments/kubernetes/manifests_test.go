@@ -120,6 +120,9 @@ func TestCheckerRejectsBrokenCopies(t *testing.T) {
 	// Flags: a variable no flag binds.
 	f("consumer.yaml", "name: SPACEPULSE_KAFKA_GROUP\n", "name: SPACEPULSE_KAFKA_GROUPS\n", "SPACEPULSE_KAFKA_GROUPS is not the variable of any flag of spacepulse-consumer")
 	f("migrate-job.yaml", "SPACEPULSE_CLICKHOUSE_DATABASE", "SPACEPULSE_CLICKHOUSE_DB", "SPACEPULSE_CLICKHOUSE_DB is not the variable of any flag of spacepulse-migrate")
+	// The cluster schema: a replicated installation needs -cluster, and one of its clusters.
+	f("migrate-job.yaml", "            - name: SPACEPULSE_CLUSTER\n              value: main\n", "", "set SPACEPULSE_CLUSTER to it")
+	f("consumer.yaml", "name: SPACEPULSE_CLUSTER\n              value: main\n", "name: SPACEPULSE_CLUSTER\n              value: spacepulse\n", `SPACEPULSE_CLUSTER "spacepulse" is not a cluster of ClickHouseInstallation spacepulse`)
 	// Selectors.
 	f("consumer.yaml", "  maxUnavailable: 1\n  unhealthyPodEvictionPolicy: AlwaysAllow\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: spacepulse-consumer",
 		"  maxUnavailable: 1\n  unhealthyPodEvictionPolicy: AlwaysAllow\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: spacepulse-consumers", "selector selects the pods of no Deployment")
