@@ -64,7 +64,11 @@ type Config struct {
 	// Setup creates the cluster schema (MigrateCluster) instead of the single-node one, and
 	// every connection inserts synchronously (insert_distributed_sync=1: an INSERT into a
 	// Distributed table returns once every shard has its rows, so a committed Kafka offset means
-	// the rows are on their shard). Empty (default): a single server.
+	// the rows are on their shard) and prefer_localhost_replica=0: with load_balancing in_order
+	// in the user's profile (18.16 takes no string setting from clickhouse-go), every client then
+	// writes and reads each shard on its first live replica, so that the consumer's lookups and
+	// reconciling read what was written, not a replica still fetching it. Empty (default): a
+	// single server.
 	Cluster string
 	// Compression of the blocks sent and received: "auto" (default, also ""): none when every
 	// address is a loopback address (127.0.0.0/8, ::1, localhost), lz4 otherwise; "lz4" (a

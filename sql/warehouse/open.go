@@ -74,14 +74,15 @@ func Setup(ctx context.Context, cfg Config, logger *slog.Logger) (conn driver.Co
 }
 
 // settings are the query settings of every connection of c: on a cluster, synchronous inserts
-// into Distributed tables (see Config.Cluster). Only numbers can be sent to 18.16 (a string
-// setting such as load_balancing fails in clickhouse-go: it serializes settings as strings for
-// newer servers only).
+// into Distributed tables, and no preference for the server's own replica, so that with
+// load_balancing in_order (in the user's profile) every client writes and reads a shard on the
+// same replica (see Config.Cluster). Only numbers can be sent to 18.16 (a string setting such as
+// load_balancing fails in clickhouse-go: it serializes settings as strings for newer servers only).
 func (c *Config) settings() clickhouse.Settings {
 	if c.Cluster == "" {
 		return nil
 	}
-	return clickhouse.Settings{"insert_distributed_sync": 1}
+	return clickhouse.Settings{"insert_distributed_sync": 1, "prefer_localhost_replica": 0}
 }
 
 // ClickHouse's codes for credentials it refuses.
