@@ -141,6 +141,11 @@ func (c *checker) clickHouseCluster(k container, chi *clickHouseInstallation) {
 	if !slices.ContainsFunc(chi.Spec.Configuration.Clusters, func(cl chiCluster) bool { return cl.Name == name }) {
 		c.errorf(k.owner, "%s: SPACEPULSE_CLUSTER %q is not a cluster of ClickHouseInstallation %s", k, name, chi.Name)
 	}
+	user, _ := k.setting("clickhouse-user")
+	profile, _ := chi.Spec.Configuration.Users[user+"/profile"].(string)
+	if lb, _ := chi.Spec.Configuration.Profiles[profile+"/load_balancing"].(string); lb != "in_order" {
+		c.errorf(k.owner, "%s: ClickHouse user %q (profile %q) of ClickHouseInstallation %s needs load_balancing: in_order with -cluster, so that reads and writes go to the same replica", k, user, profile, chi.Name)
+	}
 }
 
 // clickHouse checks the installations: replicated clusters have a Keeper, the Keeper is the

@@ -123,6 +123,7 @@ func TestCheckerRejectsBrokenCopies(t *testing.T) {
 	// The cluster schema: a replicated installation needs -cluster, and one of its clusters.
 	f("migrate-job.yaml", "            - name: SPACEPULSE_CLUSTER\n              value: main\n", "", "set SPACEPULSE_CLUSTER to it")
 	f("consumer.yaml", "name: SPACEPULSE_CLUSTER\n              value: main\n", "name: SPACEPULSE_CLUSTER\n              value: spacepulse\n", `SPACEPULSE_CLUSTER "spacepulse" is not a cluster of ClickHouseInstallation spacepulse`)
+	f("clickhouse.yaml", "spacepulse/load_balancing: in_order", "spacepulse/load_balancing: random", "needs load_balancing: in_order with -cluster")
 	// Selectors.
 	f("consumer.yaml", "  maxUnavailable: 1\n  unhealthyPodEvictionPolicy: AlwaysAllow\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: spacepulse-consumer",
 		"  maxUnavailable: 1\n  unhealthyPodEvictionPolicy: AlwaysAllow\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: spacepulse-consumers", "selector selects the pods of no Deployment")
