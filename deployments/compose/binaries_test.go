@@ -15,9 +15,6 @@ import (
 	"github.com/spacepulse/spacepulse/schemas/cli"
 )
 
-// flagLine is a flag in a spacepulse binary's -h output ("  -kafka-brokers value").
-var flagLine = regexp.MustCompile(`(?m)^\s+-([a-z0-9][a-z0-9-]*)\b`)
-
 // unboundEnv returns the SPACEPULSE_* variables of the spacepulse services that their binary
 // does not bind. flags maps a command line ("spacepulse-producer replay") to its flags.
 func unboundEnv(c *composeFile, entrypoint []string, flags map[string][]string) []string {
@@ -53,7 +50,7 @@ func helpOf(t *testing.T, bin string, args ...string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, _ := exec.CommandContext(ctx, bin, append(args, "-h")...).CombinedOutput() // -h exits non-zero
-	if !flagLine.Match(out) {
+	if len(cli.ParseUsage(out)) == 0 {
 		t.Fatalf("%s %v -h printed no flags:\n%s", bin, args, out)
 	}
 	return string(out)
@@ -85,8 +82,8 @@ func TestComposeEnvBoundByBinaries(t *testing.T) {
 			continue
 		}
 		help[key] = helpOf(t, bin(ep[0]), ep[1:]...)
-		for _, m := range flagLine.FindAllStringSubmatch(help[key], -1) {
-			flags[key] = append(flags[key], m[1])
+		for name := range cli.ParseUsage([]byte(help[key])) {
+			flags[key] = append(flags[key], name)
 		}
 	}
 	for _, p := range unboundEnv(c, im.entrypoint, flags) {

@@ -1,15 +1,11 @@
 package kubernetes
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"sync"
 	"time"
 
@@ -60,7 +56,7 @@ func binaryFlags() (map[string]flagSet, error) {
 				flagsErr = fmt.Errorf("%s -h: %v", name, err)
 				return
 			}
-			fs := parseUsage(out)
+			fs := flagSet(cli.ParseUsage(out))
 			if len(fs) < 5 {
 				flagsErr = fmt.Errorf("%s -h: found %d flags in %q: the usage format changed", name, len(fs), out)
 				return
@@ -69,32 +65,6 @@ func binaryFlags() (map[string]flagSet, error) {
 		}
 	})
 	return flagsOf, flagsErr
-}
-
-var (
-	flagLine   = regexp.MustCompile(`^  -([a-z0-9][a-z0-9.-]*)`)
-	defaultEnd = regexp.MustCompile(`\(default "?(.*?)"?\)$`)
-)
-
-// parseUsage reads the flags and their defaults from the usage flag.PrintDefaults writes.
-func parseUsage(out []byte) flagSet {
-	fs := make(flagSet)
-	var cur string
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		line := sc.Text()
-		if m := flagLine.FindStringSubmatch(line); m != nil {
-			cur = m[1]
-			fs[cur] = ""
-			continue
-		}
-		if cur != "" {
-			if m := defaultEnd.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
-				fs[cur] = m[1]
-			}
-		}
-	}
-	return fs
 }
 
 // envFlag is the flag an environment variable binds (SPACEPULSE_KAFKA_GROUP: kafka-group), in

@@ -148,20 +148,3 @@ func TestCheckerRejectsBrokenCopies(t *testing.T) {
 	f("kustomization.yaml", "  - keda.yaml\n", "", "kustomization.yaml: resources")
 	f("secret.example.yaml", "password: CHANGE-ME", "password: hunter2", "never commit a secret")
 }
-
-// TestParseUsage reads flags and defaults in the form flag.PrintDefaults writes.
-func TestParseUsage(t *testing.T) {
-	fs := parseUsage([]byte("usage: x [flags]\n  -batch-age duration\n    \tcut a batch (default 1s)\n  -kafka-topic string\n    \ttopic to consume (default \"spaces.events\")\n  -migrate\n    \tapply the migrations\n"))
-	f := func(name, want string) {
-		t.Helper()
-		if got, ok := fs[name]; !ok || got != want {
-			t.Errorf("flag %s: got %q (present %v), want %q", name, got, ok, want)
-		}
-	}
-	f("batch-age", "1s")
-	f("kafka-topic", "spaces.events")
-	f("migrate", "")
-	if len(fs) != 3 {
-		t.Errorf("got %d flags, want 3: %v", len(fs), fs)
-	}
-}

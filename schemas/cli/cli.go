@@ -229,3 +229,27 @@ func (fs *FlagSet) Report(err error, usageLine string, stdout, stderr io.Writer)
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
+
+var (
+	usageFlag    = regexp.MustCompile(`^  -([a-z0-9][a-z0-9.-]*)`)
+	usageDefault = regexp.MustCompile(`\(default "?(.*?)"?\)$`)
+)
+
+// ParseUsage reads back what PrintUsage wrote: each flag's name and its default as printed ("" when
+// it prints none). Deployment checks run a binary's -h with it, so that a setting they pass
+// (SPACEPULSE_<FLAG>) is checked against the flags the binary really binds.
+func ParseUsage(out []byte) map[string]string {
+	flags := make(map[string]string)
+	var cur string
+	for _, line := range strings.Split(string(out), "\n") {
+		if m := usageFlag.FindStringSubmatch(line); m != nil {
+			cur = m[1]
+			flags[cur] = ""
+			continue
+		}
+		if m := usageDefault.FindStringSubmatch(strings.TrimSpace(line)); cur != "" && m != nil {
+			flags[cur] = m[1]
+		}
+	}
+	return flags
+}

@@ -113,3 +113,32 @@ func TestEnv(t *testing.T) {
 	f("kafka-brokers", "SPACEPULSE_KAFKA_BROKERS")
 	f("clickhouse-password-file", "SPACEPULSE_CLICKHOUSE_PASSWORD_FILE")
 }
+
+// TestParseUsage reads back what PrintUsage writes: every flag, and the defaults it prints.
+func TestParseUsage(t *testing.T) {
+	var s settings
+	fs := newSet(&s)
+	var topic string
+	fs.StringVar(&topic, "kafka-topic", "spaces.events", "topic to read\n(several lines of usage)")
+	var out strings.Builder
+	fs.PrintUsage(&out, "usage: prog")
+	got := ParseUsage([]byte(out.String()))
+	n := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		n++
+		if _, ok := got[f.Name]; !ok {
+			t.Errorf("flag -%s missing from %v", f.Name, got)
+		}
+	})
+	if len(got) != n {
+		t.Errorf("read %d flags, the set has %d: %v", len(got), n, got)
+	}
+	for name, want := range map[string]string{
+		"batch-rows": "10", "batch-age": "1s", "kafka-topic": "spaces.events",
+		"kafka-brokers": "127.0.0.1:9092", "api-token": "",
+	} {
+		if got[name] != want {
+			t.Errorf("default of -%s: %q, want %q", name, got[name], want)
+		}
+	}
+}
