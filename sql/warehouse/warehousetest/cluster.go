@@ -1,12 +1,7 @@
 package warehousetest
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -52,17 +47,7 @@ func NeedCluster(t testing.TB) {
 		t.Skip(EnvClusterGate + "=0 or " + EnvGate + "=0")
 	}
 	cfg := ClusterConfig("system")
-	for _, addr := range cfg.Addrs() {
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		if err == nil {
-			_ = c.Close()
-			continue
-		}
-		if gate == "1" {
-			t.Fatalf("%s=1 but the cluster's ClickHouse at %s does not answer (deployments/local/cluster-up.sh): %v", EnvClusterGate, addr, err)
-		}
-		t.Skipf("the cluster's ClickHouse at %s does not answer (%v); set %s=1 to require it", addr, err, EnvClusterGate)
-	}
+	needAnswer(t, gate == "1", EnvClusterGate, "the cluster's ClickHouse (deployments/local/cluster-up.sh)", cfg.Addrs()...)
 }
 
 // NewClusterDatabase creates a fresh database spacepulse_test_<random> on the test cluster with
@@ -71,38 +56,5 @@ func NeedCluster(t testing.TB) {
 func NewClusterDatabase(t testing.TB) (driver.Conn, warehouse.Config) {
 	t.Helper()
 	NeedCluster(t)
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatalf("random: %v", err)
-	}
-	cfg := ClusterConfig("spacepulse_test_" + hex.EncodeToString(b[:]))
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	conn, _, err := warehouse.Setup(ctx, cfg, nil)
-	if err != nil {
-		t.Fatalf("set up database %s on cluster %s: %v", cfg.Database, cfg.Cluster, err)
-	}
-	t.Cleanup(func() {
-		_ = conn.Close()
-		DropCluster(t, cfg)
-	})
-	return conn, cfg
-}
-
-// DropCluster drops cfg.Database on every server of cfg.Cluster.
-func DropCluster(t testing.TB, cfg warehouse.Config) {
-	t.Helper()
-	db := cfg.Database
-	cfg.Database = "system"
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	admin, err := warehouse.Open(ctx, cfg, nil)
-	if err != nil {
-		t.Errorf("open to drop %s: %v", db, err)
-		return
-	}
-	defer admin.Close()
-	if err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+db+" ON CLUSTER "+cfg.Cluster); err != nil && !strings.Contains(err.Error(), "doesn't exist") {
-		t.Errorf("drop %s on cluster %s: %v", db, cfg.Cluster, err)
-	}
+	return newDatabase(t, ClusterConfig, 3*time.Minute)
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,16 +45,24 @@ func NeedServer(t testing.TB) {
 	if gate == "0" {
 		t.Skip(EnvGate + "=0")
 	}
-	addr := Config("system").Addr
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err == nil {
-		_ = c.Close()
-		return
+	needAnswer(t, gate == "1", EnvGate, "ClickHouse", Config("system").Addr)
+}
+
+// needAnswer fails t (required) or skips it when one of addrs takes no TCP connection; what
+// names the servers and gate the variable that requires them.
+func needAnswer(t testing.TB, required bool, gate, what string, addrs ...string) {
+	t.Helper()
+	for _, addr := range addrs {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err == nil {
+			_ = c.Close()
+			continue
+		}
+		if required {
+			t.Fatalf("%s=1 but %s at %s does not answer: %v", gate, what, addr, err)
+		}
+		t.Skipf("%s at %s does not answer (%v); set %s=1 to require it", what, addr, err, gate)
 	}
-	if gate == "1" {
-		t.Fatalf("%s=1 but ClickHouse at %s does not answer: %v", EnvGate, addr, err)
-	}
-	t.Skipf("ClickHouse at %s does not answer (%v); set %s=1 to require it", addr, err, EnvGate)
 }
 
 // NewDatabase creates a fresh database spacepulse_test_<random> migrated to
@@ -62,16 +71,23 @@ func NeedServer(t testing.TB) {
 func NewDatabase(t testing.TB) (driver.Conn, warehouse.Config) {
 	t.Helper()
 	NeedServer(t)
+	return newDatabase(t, Config, time.Minute)
+}
+
+// newDatabase sets up a database spacepulse_test_<random> with config (warehouse.Setup, the
+// cluster schema when the Config names a cluster) and drops it when t ends.
+func newDatabase(t testing.TB, config func(database string) warehouse.Config, timeout time.Duration) (driver.Conn, warehouse.Config) {
+	t.Helper()
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatalf("random: %v", err)
 	}
-	cfg := Config("spacepulse_test_" + hex.EncodeToString(b[:]))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	cfg := config("spacepulse_test_" + hex.EncodeToString(b[:]))
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	conn, _, err := warehouse.Setup(ctx, cfg, nil)
 	if err != nil {
-		t.Fatalf("set up database %s: %v", cfg.Database, err)
+		t.Fatalf("set up database %s (cluster %q): %v", cfg.Database, cfg.Cluster, err)
 	}
 	t.Cleanup(func() {
 		_ = conn.Close()
@@ -80,11 +96,12 @@ func NewDatabase(t testing.TB) (driver.Conn, warehouse.Config) {
 	return conn, cfg
 }
 
+// drop drops cfg.Database, on every server of cfg.Cluster when it names one.
 func drop(t testing.TB, cfg warehouse.Config) {
 	t.Helper()
 	db := cfg.Database
 	cfg.Database = "system"
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	admin, err := warehouse.Open(ctx, cfg, nil)
 	if err != nil {
@@ -92,7 +109,11 @@ func drop(t testing.TB, cfg warehouse.Config) {
 		return
 	}
 	defer admin.Close()
-	if err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
-		t.Errorf("drop %s: %v", db, err)
+	stmt := "DROP DATABASE IF EXISTS " + db
+	if cfg.Cluster != "" {
+		stmt += " ON CLUSTER " + cfg.Cluster
+	}
+	if err := admin.Exec(ctx, stmt); err != nil && !strings.Contains(err.Error(), "doesn't exist") {
+		t.Errorf("%s: %v", stmt, err)
 	}
 }
