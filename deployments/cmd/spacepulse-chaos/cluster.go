@@ -52,16 +52,9 @@ const (
 )
 
 func newCluster(repo, runDir string) (*cluster, error) {
-	if err := os.MkdirAll(runDir, 0o755); err != nil {
-		return nil, fmt.Errorf("cannot create the run dir: %w", err)
-	}
-	abs, err := filepath.Abs(runDir)
+	abs, f, err := openRunDir(runDir)
 	if err != nil {
 		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(abs, "servers.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("cannot open the servers' log: %w", err)
 	}
 	return &cluster{repo: repo, runDir: abs, name: "spacepulse", log: f}, nil
 }

@@ -35,18 +35,28 @@ func newServers(repo, runDir string, p ports) (*servers, error) {
 	if _, err := os.Stat(filepath.Join(repo, "deployments/local/clickhouse.sh")); err != nil {
 		return nil, fmt.Errorf("cannot find deployments/local/clickhouse.sh in the module at %s: run from the spacepulse repository", repo)
 	}
-	if err := os.MkdirAll(runDir, 0o755); err != nil {
-		return nil, fmt.Errorf("cannot create the run dir: %w", err)
-	}
-	abs, err := filepath.Abs(runDir)
+	abs, f, err := openRunDir(runDir)
 	if err != nil {
 		return nil, err
 	}
+	return &servers{repo: repo, runDir: abs, ports: p, log: f}, nil
+}
+
+// openRunDir creates runDir if needed and opens its servers.log (appending), where the scripts'
+// output goes; it returns runDir made absolute.
+func openRunDir(runDir string) (string, *os.File, error) {
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return "", nil, fmt.Errorf("cannot create the run dir: %w", err)
+	}
+	abs, err := filepath.Abs(runDir)
+	if err != nil {
+		return "", nil, err
+	}
 	f, err := os.OpenFile(filepath.Join(abs, "servers.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open the servers' log: %w", err)
+		return "", nil, fmt.Errorf("cannot open the servers' log: %w", err)
 	}
-	return &servers{repo: repo, runDir: abs, ports: p, log: f}, nil
+	return abs, f, nil
 }
 
 // script runs deployments/local/NAME.sh VERB with the run's environment; its output goes to
