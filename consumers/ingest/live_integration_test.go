@@ -5,17 +5,20 @@ import (
 	"maps"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/spacepulse/spacepulse/producers/synth"
 	"github.com/spacepulse/spacepulse/schemas"
 	"github.com/spacepulse/spacepulse/sql/warehouse"
+	"github.com/spacepulse/spacepulse/sql/warehouse/warehousetest"
 )
 
 // curveOf is the brute-force CCL of evs (one space) for every second of [from, to].
@@ -105,9 +108,22 @@ func attemptsOf(evs []schemas.Event, from, to time.Time) (attempts, technical []
 // equals it once everything is in.
 func TestFiguresExactWhileLive(t *testing.T) {
 	brokers, ch := servers(t)
+	ch, conn := newDatabase(t, ch)
+	figuresExactWhileLive(t, brokers, ch, conn)
+}
+
+// TestClusterFiguresExactWhileLive is TestFiguresExactWhileLive on the loopback cluster
+// (deployments/local/cluster-up.sh): the cluster schema, its three brokers and a -cluster sink,
+// every answer read through the Distributed tables while blocks land on the shards.
+func TestClusterFiguresExactWhileLive(t *testing.T) {
+	conn, ch := warehousetest.NewClusterDatabase(t)
+	brokers := strings.Split(envOr("SPACEPULSE_TEST_CLUSTER_KAFKA", "127.0.0.1:19201,127.0.0.1:19202,127.0.0.1:19203"), ",")
+	figuresExactWhileLive(t, brokers, ch, conn)
+}
+
+func figuresExactWhileLive(t *testing.T, brokers []string, ch warehouse.Config, conn driver.Conn) {
 	topic := newTopic(t, brokers, randomName("events-"), 4)
 	dlq := newTopic(t, brokers, topic+".dlq", 1)
-	ch, conn := newDatabase(t, ch)
 	start := time.Now().UTC().Add(-3 * time.Hour).Truncate(time.Minute)
 
 	// Room A: landed before the live part starts.

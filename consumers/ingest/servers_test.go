@@ -77,7 +77,13 @@ func newTopic(t *testing.T, brokers []string, name string, n int, configs ...kaf
 		t.Fatalf("dial controller: %v", err)
 	}
 	defer cc.Close()
-	if err := cc.CreateTopics(kafka.TopicConfig{Topic: name, NumPartitions: n, ReplicationFactor: 1, ConfigEntries: configs}); err != nil {
+	// Replicated as the cluster's brokers require (min ISR 2 there), once on a single broker.
+	bs, err := conn.Brokers()
+	if err != nil {
+		t.Fatalf("list brokers: %v", err)
+	}
+	rf := min(3, len(bs))
+	if err := cc.CreateTopics(kafka.TopicConfig{Topic: name, NumPartitions: n, ReplicationFactor: rf, ConfigEntries: configs}); err != nil {
 		t.Fatalf("create topic %s: %v", name, err)
 	}
 	// Creation returns before every broker knows the topic: wait for it.
@@ -134,6 +140,9 @@ func startPipeline(t *testing.T, brokers []string, topic, dlq, group string, ch 
 	}
 	w := NewDLQWriter(brokers, dlq, logger)
 	sink := NewSink(conn, ch.Database)
+	if ch.Cluster != "" {
+		sink = NewClusterSink(conn, ch.Database)
+	}
 	var store blockWriter = sink
 	if wrap != nil {
 		store = wrap(store)
