@@ -100,8 +100,18 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 	if err != nil {
 		return err
 	}
+	// open connects (migrating first with -migrate) and checks the schema's version and layout.
 	open := func(ctx context.Context, cfg warehouse.Config, logger *slog.Logger) (driver.Conn, error) {
-		conn, err := warehouse.Open(ctx, cfg, logger)
+		var conn driver.Conn
+		var err error
+		if c.Migrate {
+			var applied []int
+			if conn, applied, err = warehouse.Setup(ctx, cfg, logger); err == nil {
+				logger.Info("schema up to date", slog.Any("applied", applied))
+			}
+		} else {
+			conn, err = warehouse.Open(ctx, cfg, logger)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -110,20 +120,6 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 			return nil, err
 		}
 		return conn, nil
-	}
-	if c.Migrate {
-		open = func(ctx context.Context, cfg warehouse.Config, logger *slog.Logger) (driver.Conn, error) {
-			conn, applied, err := warehouse.Setup(ctx, cfg, logger)
-			if err != nil {
-				return nil, err
-			}
-			logger.Info("schema up to date", slog.Any("applied", applied))
-			if err := warehouse.CheckLayout(ctx, conn, cfg.Cluster); err != nil {
-				_ = conn.Close()
-				return nil, fmt.Errorf("database %s: %w", cfg.Database, err)
-			}
-			return conn, nil
-		}
 	}
 	// ClickHouse may be down when the consumer starts: wait for it.
 	var conn driver.Conn
