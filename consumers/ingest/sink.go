@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/google/uuid"
 
 	"github.com/spacepulse/spacepulse/schemas"
@@ -40,18 +40,14 @@ type Sink struct {
 	Resend bool
 	last   arrow.RecordBatch // the record of the last attempt (Resend), held only to compare
 	lastAt time.Time         // its inserted_at
-	at     []time.Time       // scratch: inserted_at of every row
 
 	// Reconcile, when not nil, receives the event-time range of a block inserted after a failed
 	// attempt: a server that died during that attempt may have kept its events but not all of
 	// its rollup rows (see warehouse.Reconcile).
 	Reconcile func(ctx context.Context, from, to time.Time)
 
-	ids, sessions []uuid.UUID // views of the record's buffers (see columns)
-	ms            []int64     // a view too
-	secs, joinMS  []int64
-	status        []uint16
-	str           [7][]string
+	block  nativeBlock // the columns of the record being inserted
+	lo, hi int64       // its event seconds' range
 }
 
 // NewSink returns a Sink writing to database.events through conn.
@@ -72,45 +68,38 @@ func NewClusterSink(conn driver.Conn, database string) *Sink {
 // and may have landed rows) it first asks ClickHouse which of rec's events
 // are stored and inserts only the others.
 func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch, again bool) error {
-	n := int(rec.NumRows())
-	cols := s.columns(rec)
 	resend := s.Resend && again && rec == s.last
 	if s.Resend && !resend {
 		s.last, s.lastAt = rec, time.Now().Truncate(time.Second)
 	}
+	s.convert(rec)
 	if again && !resend {
 		keep, err := s.notStored(ctx, rec)
 		if err != nil {
 			return err
 		}
-		if n = countTrue(keep); n == 0 {
+		if len(keep) == 0 {
 			// Every row landed in the failed attempt, but its view parts may not have:
 			// the rollups of the whole block are checked all the same.
 			s.reconcile(ctx)
 			return nil
 		}
-		for i := range cols {
-			cols[i] = filterColumn(cols[i], keep)
+		if keep[0] != [2]int64{0, rec.NumRows()} {
+			kept := concatRows(rec, keep, memory.DefaultAllocator)
+			defer kept.Release()
+			lo, hi := s.lo, s.hi // the whole block's range, for reconcile
+			s.convert(kept)
+			s.lo, s.hi = lo, hi
 		}
 	}
+	n := len(s.block.ms)
 	b, err := s.conn.PrepareBatch(ctx, s.query)
 	if err != nil {
 		return fmt.Errorf("prepare insert of %d rows: %w", n, err)
 	}
 	defer b.Abort() //nolint:errcheck // no-op after Send
-	for i, c := range cols {
-		if err := b.Column(i).Append(c); err != nil {
-			return fmt.Errorf("append column %d of %d rows: %w", i, n, err)
-		}
-	}
-	if s.Resend {
-		s.at = s.at[:0]
-		for range n {
-			s.at = append(s.at, s.lastAt)
-		}
-		if err := b.Column(len(cols)).Append(s.at); err != nil {
-			return fmt.Errorf("append inserted_at of %d rows: %w", n, err)
-		}
+	if err := s.block.setColumns(b.Columns(), s.Resend); err != nil {
+		return fmt.Errorf("insert of %d rows: %w", n, err)
 	}
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("insert %d rows into events: %w", n, err)
@@ -121,99 +110,26 @@ func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch, again bool
 	return nil
 }
 
-// reconcile hands the event-time range of the whole block last converted by columns (the rows
-// of the failed attempt as well as the ones inserted now) to s.Reconcile, if set.
+// reconcile hands the event-time range of the whole block last converted (the rows of the failed
+// attempt as well as the ones inserted now) to s.Reconcile, if set.
 func (s *Sink) reconcile(ctx context.Context) {
-	if s.Reconcile == nil || len(s.secs) == 0 {
+	if s.Reconcile == nil || len(s.block.ms) == 0 {
 		return
 	}
-	lo, hi := s.secs[0], s.secs[0]
-	for _, sec := range s.secs {
-		lo, hi = min(lo, sec), max(hi, sec)
-	}
-	s.Reconcile(ctx, time.Unix(lo, 0), time.Unix(hi, 0))
+	s.Reconcile(ctx, time.Unix(s.lo, 0), time.Unix(s.hi, 0))
 }
 
-// columns converts rec into the slices clickhouse-go appends, in the order
-// of insertColumns. The record's buffers are passed as they are, viewed as the
-// Go types clickhouse-go takes (UUIDs, milliseconds, the fixed-width columns;
-// strings as views of the value buffer); only the columns ClickHouse stores
-// differently are computed, into scratch slices that keep their capacity: ts
-// (seconds), and join_ms and http_status, whose nulls it stores as -1 and 0.
-// (clickhouse-go then copies every column into its own native column; ch-go,
-// which could encode from these buffers directly, cannot talk to 18.16: it
-// leaves out the client info 18.16 reads, and the server refuses the query.)
-// The result aliases rec and the scratch: it is valid until the next call.
-func (s *Sink) columns(rec arrow.RecordBatch) [20]any {
-	n := int(rec.NumRows())
-	s.ids = uuidView(rec.Column(schemas.ColEventID).(*array.FixedSizeBinary))
-	s.sessions = uuidView(rec.Column(schemas.ColSessionID).(*array.FixedSizeBinary))
-	ts := rec.Column(schemas.ColTS).(*array.Timestamp).TimestampValues()
-	s.ms = unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(ts))), len(ts)) // arrow.Timestamp is an int64
-	s.secs = s.secs[:0]
-	for _, t := range s.ms {
-		s.secs = append(s.secs, floorDiv(t, 1000))
-	}
-	s.joinMS = s.joinMS[:0]
-	jm := rec.Column(schemas.ColJoinMS).(*array.Int64)
-	for i := range n {
-		v := int64(-1)
-		if jm.IsValid(i) {
-			v = jm.Value(i)
+// convert makes s.block the columns of rec (see nativeBlock) and s.lo, s.hi its event seconds'
+// range.
+func (s *Sink) convert(rec arrow.RecordBatch) {
+	s.block.fill(rec, s.lastAt)
+	s.lo, s.hi = 0, 0
+	for i, sec := range s.block.secs {
+		if i == 0 || int64(sec) < s.lo {
+			s.lo = int64(sec)
 		}
-		s.joinMS = append(s.joinMS, v)
+		s.hi = max(s.hi, int64(sec))
 	}
-	s.status = s.status[:0]
-	hs := rec.Column(schemas.ColHTTPStatus).(*array.Uint16)
-	for i := range n {
-		var v uint16
-		if hs.IsValid(i) {
-			v = hs.Value(i)
-		}
-		s.status = append(s.status, v)
-	}
-	for k, c := range [...]int{schemas.ColSpaceID, schemas.ColUserID, schemas.ColClient, schemas.ColAppVersion,
-		schemas.ColRegion, schemas.ColCountry, schemas.ColCode} {
-		s.str[k] = stringViews(s.str[k], rec.Column(c).(*array.String))
-	}
-	return [...]any{
-		s.ids,
-		rec.Column(schemas.ColKind).(*array.Int8).Int8Values(),
-		s.secs,
-		s.ms,
-		s.str[0], // space_id
-		s.sessions,
-		s.str[1], // user_id
-		rec.Column(schemas.ColRole).(*array.Int8).Int8Values(),
-		s.str[2], s.str[3], s.str[4], s.str[5], // client, app_version, region, country
-		s.joinMS,
-		rec.Column(schemas.ColAttempt).(*array.Uint16).Uint16Values(),
-		rec.Column(schemas.ColReason).(*array.Int8).Int8Values(),
-		rec.Column(schemas.ColPhase).(*array.Int8).Int8Values(),
-		s.str[6], // code
-		s.status,
-		rec.Column(schemas.ColKafkaPartition).(*array.Int32).Int32Values(),
-		rec.Column(schemas.ColKafkaOffset).(*array.Int64).Int64Values(),
-	}
-}
-
-// uuidView views a 16-byte fixed-size binary column without nulls (the ids are
-// required) as UUIDs, without copying.
-func uuidView(a *array.FixedSizeBinary) []uuid.UUID {
-	if a.Len() == 0 {
-		return nil
-	}
-	first := a.Value(0) // the rows are contiguous in the value buffer, 16 bytes each
-	return unsafe.Slice((*uuid.UUID)(unsafe.Pointer(unsafe.SliceData(first))), a.Len())
-}
-
-// stringViews views a string column as []string without copying the bytes.
-func stringViews(dst []string, a *array.String) []string {
-	dst = dst[:0]
-	for i := range a.Len() {
-		dst = append(dst, a.Value(i))
-	}
-	return dst
 }
 
 func floorDiv(a, b int64) int64 {
@@ -237,12 +153,13 @@ func quoteIdent(s string) string {
 	return string(append(out, '`'))
 }
 
-// notStored returns, for each row of rec, whether its event is not in events yet.
-func (s *Sink) notStored(ctx context.Context, rec arrow.RecordBatch) ([]bool, error) {
+// notStored returns the runs [lo, hi) of rec's rows whose events are not in events yet (nil
+// when every event is stored), for concatRows.
+func (s *Sink) notStored(ctx context.Context, rec arrow.RecordBatch) ([][2]int64, error) {
 	keys := make([]warehouse.EventKey, rec.NumRows())
 	spaces := rec.Column(schemas.ColSpaceID).(*array.String)
 	for i := range keys {
-		keys[i] = warehouse.EventKey{Space: spaces.Value(i), Second: s.secs[i], ID: s.ids[i]}
+		keys[i] = warehouse.EventKey{Space: spaces.Value(i), Second: int64(s.block.secs[i]), ID: s.block.ids[i]}
 	}
 	stored, err := warehouse.StoredEvents(ctx, s.conn, keys)
 	if err != nil {
@@ -252,50 +169,16 @@ func (s *Sink) notStored(ctx context.Context, rec arrow.RecordBatch) ([]bool, er
 	for _, id := range stored {
 		landed[id] = struct{}{}
 	}
-	keep := make([]bool, len(keys))
+	var runs [][2]int64
 	for i, k := range keys {
-		_, ok := landed[k.ID]
-		keep[i] = !ok
-	}
-	return keep, nil
-}
-
-func countTrue(bs []bool) int {
-	n := 0
-	for _, b := range bs {
-		if b {
-			n++
+		if _, ok := landed[k.ID]; ok {
+			continue
+		}
+		if j := len(runs) - 1; j >= 0 && runs[j][1] == int64(i) {
+			runs[j][1]++
+		} else {
+			runs = append(runs, [2]int64{int64(i), int64(i) + 1})
 		}
 	}
-	return n
-}
-
-// filterColumn returns a new slice of the rows of col (one of the slice types columns returns)
-// whose keep is true. It never writes into col, which may be an Arrow buffer.
-func filterColumn(col any, keep []bool) any {
-	switch c := col.(type) {
-	case []uuid.UUID:
-		return filterSlice(c, keep)
-	case []int8:
-		return filterSlice(c, keep)
-	case []int32:
-		return filterSlice(c, keep)
-	case []int64:
-		return filterSlice(c, keep)
-	case []uint16:
-		return filterSlice(c, keep)
-	case []string:
-		return filterSlice(c, keep)
-	}
-	panic(fmt.Sprintf("filterColumn: column of type %T", col))
-}
-
-func filterSlice[T any](c []T, keep []bool) []T {
-	out := make([]T, 0, len(c))
-	for i, v := range c {
-		if keep[i] {
-			out = append(out, v)
-		}
-	}
-	return out
+	return runs, nil
 }
