@@ -128,8 +128,30 @@ func NewAppender(mem memory.Allocator) *Appender {
 	}
 }
 
-// Reserve makes room for n more events in every column.
-func (a *Appender) Reserve(n int) { a.rb.Reserve(n) }
+// Reserve makes room for n more events in every column, and for bytes more bytes of values in
+// each string column (0: none reserved).
+func (a *Appender) Reserve(n int, bytes [NumStringColumns]int) {
+	a.rb.Reserve(n)
+	for i, b := range a.strings() {
+		b.ReserveData(bytes[i])
+	}
+}
+
+// NumStringColumns is the number of string columns of Schema.
+const NumStringColumns = 7
+
+// strings are the string columns' builders.
+func (a *Appender) strings() [NumStringColumns]*array.StringBuilder {
+	return [...]*array.StringBuilder{a.spaceID, a.userID, a.client, a.appVersion, a.region, a.country, a.code}
+}
+
+// DataLen is how many bytes of values each string column holds so far.
+func (a *Appender) DataLen() (n [NumStringColumns]int) {
+	for i, b := range a.strings() {
+		n[i] = b.DataLen()
+	}
+	return n
+}
 
 // Len is the number of events appended since the last NewRecord.
 func (a *Appender) Len() int { return a.n }

@@ -75,7 +75,7 @@ type index struct {
 }
 
 type minuteSet struct {
-	ids     idSet
+	ids     minuteIDs
 	seq     int64 // the last batch sent that added an id of this consumer's
 	pending int32 // batches being filled that added ids to it
 }
@@ -116,7 +116,7 @@ func (x *index) check(sec int64, id uuid.UUID, p pending) verdict {
 		return unknown
 	}
 	set := x.minute(m)
-	if !set.ids.add(id) {
+	if !set.ids.add(sec, id) {
 		return duplicate
 	}
 	if _, ok := p[m]; !ok {
@@ -150,7 +150,7 @@ func (x *index) add(sec int64, id uuid.UUID) {
 	if m < x.lo {
 		return
 	}
-	if x.minute(m).ids.add(id) {
+	if x.minute(m).ids.add(sec, id) {
 		x.ids++
 	}
 }
@@ -159,7 +159,7 @@ func (x *index) add(sec int64, id uuid.UUID) {
 // the dead-letter topic instead) must not be taken for landed, so that a copy of it is checked,
 // and refused, again.
 func (x *index) forget(sec int64, id uuid.UUID) {
-	if set := x.minutes[floorDiv(sec, 60)]; set != nil && set.ids.remove(id) {
+	if set := x.minutes[floorDiv(sec, 60)]; set != nil && set.ids.remove(sec, id) {
 		x.ids--
 	}
 }

@@ -26,9 +26,10 @@ func TestIndexVerdicts(t *testing.T) {
 		}
 	}
 	f(50*60, a, fresh)
-	f(50*60+59, a, duplicate) // the same minute
-	f(51*60, a, fresh)        // another second's event, even with the same id, is another key's minute
-	f(39*60, b, unknown)      // before the window: look it up
+	f(50*60, a, duplicate) // the same second
+	f(50*60+59, a, fresh)  // another second's event, even with the same id, is another key, as in events' sort key
+	f(51*60, a, fresh)     // and in another minute
+	f(39*60, b, unknown)   // before the window: look it up
 	// The newest minute moves to 70: minutes before 60 fall out of the window, but the batch that
 	// added minute 50 and 51 has not landed yet, so they stay (a lookup could not find them).
 	f(70*60, b, fresh)
@@ -106,6 +107,33 @@ func TestIDSet(t *testing.T) {
 	}
 	if s.len() != len(ids) || s.has(uuid.New()) || s.add(uuid.Nil) {
 		t.Fatalf("len %d, want %d; an unknown or nil id must not be found or stored", s.len(), len(ids))
+	}
+}
+
+// TestIDSetReserve: a set reserved for n ids takes them without growing, and a second's set of
+// the index starts reserved for as many ids as the second before it holds.
+func TestIDSetReserve(t *testing.T) {
+	var s idSet
+	s.reserve(10_000)
+	size := len(s.slots)
+	for range 10_000 {
+		s.add(uuid.New())
+	}
+	if len(s.slots) != size || s.len() != 10_000 {
+		t.Fatalf("reserved %d slots, grew to %d for %d ids", size, len(s.slots), s.len())
+	}
+	x := newIndex(15*time.Minute, 1_000_000, time.Now, new(atomic.Int64))
+	x.coverAll()
+	base := time.Now().Unix() / 60 * 60
+	for range 3000 {
+		x.check(base, uuid.New(), pending{})
+	}
+	x.check(base+1, uuid.New(), pending{})
+	if got := len(x.minutes[base/60].ids.secs[1].slots); got*3 < 3000*4 {
+		t.Fatalf("the next second starts with %d slots, want room for the 3000 ids of the one before", got)
+	}
+	if n := x.minutes[base/60].ids.len(); n != 3001 || x.ids != 3001 {
+		t.Fatalf("the minute holds %d ids, the index %d, want 3001", n, x.ids)
 	}
 }
 

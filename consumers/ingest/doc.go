@@ -31,8 +31,12 @@
 // event once and the rollups (sql/migrations/0005, 0007) are plain counts:
 //
 //   - The landed-event index (index) holds the ids of the events this
-//     consumer has landed or holds to land, by minute of event time: a copy
-//     of an event has the same ts, so it is looked for in one minute's set.
+//     consumer has landed or holds to land, by second of event time (one set
+//     per second, kept and given up by minute): a copy of an event has the
+//     same ts, so it is looked for in one second's set, as the events table
+//     keys an event by (space_id, ts in seconds, event_id). The set of the
+//     second being filled stays in the CPU's cache (BenchmarkIndexCheck, 2M
+//     ids: 42 ns an id, against 106 ns with one set per minute).
 //     It covers the DedupWindow (default 15 minutes) of event time before the
 //     newest event, bounded by DedupMaxIDs (default 2M ids, ~30 bytes each).
 //     One index serves every partition of the process, so a copy that comes
