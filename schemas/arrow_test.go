@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -55,4 +56,122 @@ func TestAppenderColumns(t *testing.T) {
 	if p := rec.Column(ColKafkaOffset).(*array.Int64).Value(1); p != 78 {
 		t.Fatalf("kafka_offset %d", p)
 	}
+}
+
+// builderRecord is the record of evs made with arrow-go's builders, column by column: the
+// reference the Appender's own buffers must equal.
+func builderRecord(mem memory.Allocator, evs []Event) arrow.RecordBatch {
+	rb := array.NewRecordBuilder(mem, Schema)
+	defer rb.Release()
+	for i := range evs {
+		e := &evs[i]
+		rb.Field(ColEventID).(*array.FixedSizeBinaryBuilder).Append(e.EventID[:])
+		rb.Field(ColKind).(*array.Int8Builder).Append(int8(e.Kind))
+		rb.Field(ColTS).(*array.TimestampBuilder).Append(arrow.Timestamp(e.TS))
+		rb.Field(ColSpaceID).(*array.StringBuilder).Append(e.SpaceID)
+		rb.Field(ColSessionID).(*array.FixedSizeBinaryBuilder).Append(e.SessionID[:])
+		rb.Field(ColUserID).(*array.StringBuilder).Append(e.UserID)
+		rb.Field(ColRole).(*array.Int8Builder).Append(int8(e.Role))
+		rb.Field(ColClient).(*array.StringBuilder).Append(e.Client)
+		rb.Field(ColAppVersion).(*array.StringBuilder).Append(e.AppVersion)
+		rb.Field(ColRegion).(*array.StringBuilder).Append(e.Region)
+		rb.Field(ColCountry).(*array.StringBuilder).Append(e.Country)
+		if e.JoinMS >= 0 {
+			rb.Field(ColJoinMS).(*array.Int64Builder).Append(e.JoinMS)
+		} else {
+			rb.Field(ColJoinMS).(*array.Int64Builder).AppendNull()
+		}
+		rb.Field(ColAttempt).(*array.Uint16Builder).Append(e.Attempt)
+		rb.Field(ColReason).(*array.Int8Builder).Append(int8(e.Reason))
+		rb.Field(ColPhase).(*array.Int8Builder).Append(int8(e.Phase))
+		rb.Field(ColCode).(*array.StringBuilder).Append(e.Code)
+		if e.HTTPStatus != 0 {
+			rb.Field(ColHTTPStatus).(*array.Uint16Builder).Append(e.HTTPStatus)
+		} else {
+			rb.Field(ColHTTPStatus).(*array.Uint16Builder).AppendNull()
+		}
+		rb.Field(ColKafkaPartition).(*array.Int32Builder).Append(int32(i % 7))
+		rb.Field(ColKafkaOffset).(*array.Int64Builder).Append(int64(i))
+	}
+	return rb.NewRecordBatch()
+}
+
+// randomEvents are n events with every column varied: empty, short and long strings (up to the
+// contract's limits), null and non-null join_ms and http_status, every enum value.
+func randomEvents(n int, seed uint64) []Event {
+	rnd := func() uint64 { seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17; return seed }
+	str := func(max int) string {
+		b := make([]byte, int(rnd()%uint64(max+1)))
+		for i := range b {
+			b[i] = byte('a' + rnd()%26)
+		}
+		return string(b)
+	}
+	evs := make([]Event, n)
+	for i := range evs {
+		e := &evs[i]
+		for j := range e.EventID {
+			e.EventID[j], e.SessionID[j] = byte(rnd()), byte(rnd())
+		}
+		e.Kind, e.Role = Kind(1+rnd()%3), Role(1+rnd()%4)
+		e.Reason, e.Phase = Reason(rnd()%6), Phase(rnd()%3)
+		e.TS = int64(1723509737123 + rnd()%100_000_000)
+		e.SpaceID, e.UserID, e.Client, e.AppVersion = str(64), str(128), str(32), str(32)
+		e.Region, e.Country, e.Code = str(32), str(2), str(64)
+		e.JoinMS, e.HTTPStatus, e.Attempt = -1, 0, uint16(rnd()%5)
+		if rnd()%3 == 0 {
+			e.JoinMS = int64(rnd() % 5000)
+		}
+		if rnd()%4 == 0 {
+			e.HTTPStatus = uint16(100 + rnd()%500)
+		}
+	}
+	return evs
+}
+
+// TestAppenderMatchesBuilders: the records the Appender makes from its own buffers equal, value
+// for value and null for null, the records arrow-go's builders make of the same events, and are
+// valid Arrow (ValidateFull), for record sizes below, at and far above its first buffers'
+// (growth while filling) and in a row (a new record sized like the last). Everything it
+// allocated is freed once the records and the Appender are released.
+func TestAppenderMatchesBuilders(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	a := NewAppender(mem)
+	defer a.Release()
+	for k, n := range []int{1, 1023, 1024, 5000, 70_000, 3, 0, 2500} {
+		evs := randomEvents(n, uint64(k+1))
+		for i := range evs {
+			a.Append(&evs[i], int32(i%7), int64(i))
+		}
+		got := a.NewRecord()
+		want := builderRecord(mem, evs)
+		if err := validateRecord(got); err != nil {
+			t.Fatalf("record of %d events: %v", n, err)
+		}
+		if !array.RecordEqual(got, want) {
+			for c := range int(want.NumCols()) {
+				if !array.Equal(got.Column(c), want.Column(c)) {
+					t.Errorf("record of %d events: column %s differs from the builders'", n, Schema.Field(c).Name)
+				}
+			}
+			t.FailNow()
+		}
+		got.Release()
+		want.Release()
+	}
+}
+
+func validateRecord(rec arrow.RecordBatch) error {
+	for c, col := range rec.Columns() {
+		if v, ok := col.(interface{ ValidateFull() error }); ok {
+			if err := v.ValidateFull(); err != nil {
+				return fmt.Errorf("column %s: %w", Schema.Field(c).Name, err)
+			}
+		}
+		if col.Len() != int(rec.NumRows()) {
+			return fmt.Errorf("column %s: %d rows, the record %d", Schema.Field(c).Name, col.Len(), rec.NumRows())
+		}
+	}
+	return nil
 }

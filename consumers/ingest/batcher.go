@@ -264,10 +264,6 @@ func (b *batcher) cut(ctx context.Context) (*batch, error) {
 	}
 	out := &batch{dead: b.dead, valid: b.app.Len(), duplicates: b.dups, lookups: lookups, bytes: b.bytes, redone: b.redone}
 	b.redone = noMinutes
-	data := b.app.DataLen()
-	for i := range data {
-		data[i] += data[i] / 8 // room for longer values than this batch's
-	}
 	if b.app.Len() > 0 {
 		out.rec = b.app.NewRecord()
 	}
@@ -277,9 +273,6 @@ func (b *batcher) cut(ctx context.Context) (*batch, error) {
 	}
 	clear(b.marks)
 	b.dead, b.n, b.bytes, b.dups = nil, 0, 0, 0
-	// A new record starts with empty builders: size them once, like this batch, instead of
-	// letting every column grow by doubling through the next batch.
-	b.app.Reserve(min(out.valid, b.cfg.BatchRows), data)
 	return out, nil
 }
 
