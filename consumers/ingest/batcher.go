@@ -33,6 +33,11 @@ type batch struct {
 	// redone are the minutes (lo, hi) of events redelivered after an assignment and found
 	// landed already; lo > hi when none (see batcher.redelivering).
 	redone [2]int64
+	// The writer's progress (landGroup): dead letters written and given-up rows dropped
+	// (prepared), rec inserted together with other batches (inserted, taking took), or that
+	// insert failed and rec's rows may have landed (again).
+	prepared, inserted, again bool
+	took                      time.Duration
 }
 
 func (b *batch) release() {

@@ -28,6 +28,10 @@ type Config struct {
 	BatchAge time.Duration
 	// QueueDepth is how many cut batches may wait for the writer (default 2).
 	QueueDepth int
+	// InsertRows bounds the rows the writer lands in one insert: the batches already queued when
+	// it takes one go into the same insert up to this many rows (default 200,000; BatchRows or
+	// less: one batch an insert). ClickHouse squashes them into one part (see Sink.WriteBlocks).
+	InsertRows int
 	// Decoders is how many batchers decode, validate and check messages in parallel, each for
 	// its share of the partitions (partition modulo Decoders), each cutting its own batches of
 	// up to BatchRows (default: GOMAXPROCS, at most 4; 1 to 64).
@@ -85,6 +89,7 @@ const (
 	DefaultTopic      = "spaces.events"
 	DefaultDLQTopic   = "spaces.events.dlq"
 	DefaultBatchRows  = 50_000
+	DefaultInsertRows = 200_000
 	DefaultBatchBytes = 64 << 20
 	DefaultBatchAge   = time.Second
 	// DefaultDrainTimeout is DrainTimeout's default (see DrainTimeout for the 25s budget).
@@ -109,6 +114,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.QueueDepth == 0 {
 		c.QueueDepth = 2
+	}
+	if c.InsertRows == 0 {
+		c.InsertRows = DefaultInsertRows
 	}
 	if c.RetryMin == 0 {
 		c.RetryMin = 100 * time.Millisecond
@@ -165,6 +173,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("decoders %d: want 1 to 64, such as the number of cores (-decoders, SPACEPULSE_DECODERS)", c.Decoders)
 	case c.QueueDepth < 0:
 		return errors.New("queue depth must be positive")
+	case c.InsertRows < 0:
+		return fmt.Errorf("insert rows %d: want a positive count such as 200000", c.InsertRows)
 	case c.Topic != "" && c.Topic == c.DLQTopic:
 		return fmt.Errorf("dead-letter topic %q is the topic read: choose another (-dlq-topic, SPACEPULSE_DLQ_TOPIC)", c.DLQTopic)
 	}

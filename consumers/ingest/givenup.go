@@ -125,19 +125,27 @@ func concatRows(rec arrow.RecordBatch, runs [][2]int64, mem memory.Allocator) ar
 // of the record it finally inserted (bt.rec), as insert does.
 func (p *Pipeline) landOwned(ctx context.Context, bt *batch) ([]refusal, error) {
 	for {
-		if lost := p.givenUp(bt); lost != nil {
-			if n := p.dropGivenUp(bt, lost); n > 0 {
-				p.stats.GivenUp.Add(int64(n))
-				p.cfg.Logger.Warn("events of partitions given up left to their new owner",
-					slog.Int("events", n), slog.Int("partitions", len(lost)), slog.Int("kept", bt.valid))
-			}
-			if bt.rec == nil {
-				return nil, nil
-			}
+		p.leaveGivenUp(bt)
+		if bt.rec == nil {
+			return nil, nil
 		}
-		refused, changed, err := p.insert(ctx, bt.rec, func() bool { return p.givenUp(bt) != nil })
+		refused, changed, err := p.insert(ctx, bt.rec, bt.again, func() bool { return p.givenUp(bt) != nil })
 		if err != nil || !changed {
 			return refused, err
+		}
+		// The insert stopped after a failed attempt, which may have landed rows: the next one
+		// inserts only what is not stored.
+		bt.again = true
+	}
+}
+
+// leaveGivenUp drops bt's rows of the partitions given up, if any (dropGivenUp), and logs them.
+func (p *Pipeline) leaveGivenUp(bt *batch) {
+	if lost := p.givenUp(bt); lost != nil {
+		if n := p.dropGivenUp(bt, lost); n > 0 {
+			p.stats.GivenUp.Add(int64(n))
+			p.cfg.Logger.Warn("events of partitions given up left to their new owner",
+				slog.Int("events", n), slog.Int("partitions", len(lost)), slog.Int("kept", bt.valid))
 		}
 	}
 }

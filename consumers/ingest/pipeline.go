@@ -41,6 +41,16 @@ type blockWriter interface {
 
 var _ blockWriter = (*Sink)(nil)
 
+// groupWriter is a blockWriter that can also land several records in one insert (see
+// Sink.WriteBlocks), when Groups says so.
+type groupWriter interface {
+	blockWriter
+	Groups() bool
+	WriteBlocks(ctx context.Context, recs []arrow.RecordBatch) error
+}
+
+var _ groupWriter = (*Sink)(nil)
+
 // messageWriter writes dead letters; a kafka-go Writer with acks=all.
 type messageWriter interface {
 	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
@@ -248,12 +258,34 @@ func (p *Pipeline) batch(ctx context.Context, shared *sharedIndex, in <-chan fet
 }
 
 // write lands each batch: dead letters, then the insert, then the commit.
-// Each step is retried until it succeeds or ctx (the drain context) ends.
+// Each step is retried until it succeeds or ctx (the drain context) ends. The batches already
+// queued when the writer takes one are landed with it, up to Config.InsertRows rows in one insert
+// (landGroup).
 func (p *Pipeline) write(ctx context.Context, in <-chan *batch) error {
 	log := p.cfg.Logger
+	gw, grouping := p.store.(groupWriter)
+	grouping = grouping && gw.Groups()
+	var group []*batch
 	for bt := range in {
-		err := p.land(ctx, bt)
-		bt.release()
+		group = append(group[:0], bt)
+		rows := bt.valid
+	take:
+		for grouping && rows < p.cfg.InsertRows {
+			select {
+			case next, ok := <-in:
+				if !ok {
+					break take
+				}
+				group = append(group, next)
+				rows += next.valid
+			default:
+				break take
+			}
+		}
+		err := p.landGroup(ctx, gw, group)
+		for _, bt := range group {
+			bt.release()
+		}
 		if err != nil {
 			for rest := range in { // release what will not be written
 				rest.release()
@@ -265,18 +297,68 @@ func (p *Pipeline) write(ctx context.Context, in <-chan *batch) error {
 	return nil
 }
 
-func (p *Pipeline) land(ctx context.Context, bt *batch) error {
-	start := time.Now()
+// landGroup lands the batches of group, in order, as land does one, with their records in one
+// insert (groupWriter.WriteBlocks): first the dead letters of all and the rows of partitions given
+// up, then the one insert, then each batch's commit. When that insert fails, each batch is
+// inserted on its own as after a failed attempt (its rows may have landed), with land's retries,
+// refusal splitting and reconciliation.
+func (p *Pipeline) landGroup(ctx context.Context, gw groupWriter, group []*batch) error {
+	if len(group) == 1 {
+		return p.land(ctx, group[0])
+	}
+	var recs []arrow.RecordBatch
+	for _, bt := range group {
+		if err := p.prepare(ctx, bt); err != nil {
+			return err
+		}
+		if bt.rec != nil {
+			recs = append(recs, bt.rec)
+		}
+	}
+	if len(recs) > 0 {
+		start := time.Now()
+		err := gw.WriteBlocks(ctx, recs)
+		for _, bt := range group {
+			if bt.rec != nil {
+				bt.inserted, bt.again = err == nil, err != nil
+				bt.took = time.Since(start) / time.Duration(len(recs)) // each its share
+			}
+		}
+		if err != nil {
+			p.stats.retries.Add(1)
+			p.cfg.Logger.Warn("insert of batches together failed: inserting each on its own",
+				slog.Int("batches", len(group)), slog.Int("records", len(recs)), slog.Any("err", err))
+		}
+	}
+	for _, bt := range group {
+		if err := p.land(ctx, bt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepare writes bt's dead letters and drops the rows of partitions given up, once.
+func (p *Pipeline) prepare(ctx context.Context, bt *batch) error {
+	if bt.prepared {
+		return nil
+	}
 	if len(bt.dead) > 0 {
 		if err := p.writeDead(ctx, bt.dead); err != nil {
 			return err
 		}
 	}
-	if bt.rec == nil {
-		if lost := p.givenUp(bt); lost != nil {
-			p.dropGivenUp(bt, lost) // dead letters only: leave the given-up partitions' commits out
-		}
-	} else {
+	p.leaveGivenUp(bt)
+	bt.prepared = true
+	return nil
+}
+
+func (p *Pipeline) land(ctx context.Context, bt *batch) error {
+	start := time.Now().Add(-bt.took) // its share of an insert together with other batches (landGroup)
+	if err := p.prepare(ctx, bt); err != nil {
+		return err
+	}
+	if bt.rec != nil && !bt.inserted {
 		refused, err := p.landOwned(ctx, bt)
 		if err != nil {
 			return err

@@ -334,3 +334,94 @@ func TestDecodersShareOneIndex(t *testing.T) {
 		t.Fatalf("%d duplicates dropped, want %d", d, len(valid))
 	}
 }
+
+// groupStore is a fakeStore that can insert several records together (a groupWriter). Its first
+// insert signals entered and waits for gate, so that the batches behind it queue up.
+type groupStore struct {
+	fakeStore
+	entered, gate chan struct{}
+	groupFails    int
+	firstWaited   bool
+}
+
+func (s *groupStore) Groups() bool { return true }
+
+func (s *groupStore) wait() {
+	if !s.firstWaited {
+		s.firstWaited = true
+		close(s.entered)
+		<-s.gate
+	}
+}
+
+func (s *groupStore) WriteBlock(ctx context.Context, rec arrow.RecordBatch, again bool) error {
+	s.wait()
+	if again {
+		s.j.add("again")
+	}
+	return s.fakeStore.WriteBlock(ctx, rec, again)
+}
+
+func (s *groupStore) WriteBlocks(_ context.Context, recs []arrow.RecordBatch) error {
+	s.wait()
+	if s.groupFails > 0 {
+		s.groupFails--
+		s.j.add("insert together failed")
+		return errors.New("injected insert failure")
+	}
+	step := "insert together"
+	for _, rec := range recs {
+		s.rows += int(rec.NumRows())
+		step += " " + strconv.FormatInt(rec.NumRows(), 10)
+	}
+	s.j.add(step)
+	return nil
+}
+
+// TestWriterInsertsQueuedBatchesTogether: the batches queued while the writer lands one go into
+// one insert (InsertRows permitting) and are then committed one by one, in order; when that
+// insert fails, each is inserted on its own as after a failed attempt (again).
+func TestWriterInsertsQueuedBatchesTogether(t *testing.T) {
+	f := func(name string, groupFails, insertRows int, want []string) {
+		t.Helper()
+		j := &journal{}
+		msgs := validMessages(12)
+		src := &fakeFetcher{j: j, msgs: make(chan kafka.Message, len(msgs))}
+		for _, m := range msgs[:4] {
+			src.msgs <- m
+		}
+		store := &groupStore{fakeStore: fakeStore{j: j}, entered: make(chan struct{}), gate: make(chan struct{}),
+			groupFails: groupFails}
+		p := New(Config{BatchRows: 4, BatchAge: time.Hour, InsertRows: insertRows, RetryMin: time.Millisecond,
+			RetryMax: time.Millisecond, Logger: slog.New(slog.DiscardHandler)}, src, store, &fakeDLQ{j: j})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- p.Run(ctx) }()
+		<-store.entered // batch 1 is being inserted
+		for _, m := range msgs[4:] {
+			src.msgs <- m
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for p.handed.Load() < 12 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond) // batches 2 and 3 are cut and queued behind batch 1
+		close(store.gate)
+		for p.Stats().Events.Load() < 12 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("%s: Run: %v", name, err)
+		}
+		if got := j.all(); describe("%q", got) != describe("%q", want) || store.rows != 12 {
+			t.Fatalf("%s: %d rows inserted, steps\n%q\nwant\n%q", name, store.rows, got, want)
+		}
+	}
+	f("queued batches in one insert", 0, 100,
+		[]string{"insert 4", "commit 3", "insert together 4 4", "commit 7", "commit 11"})
+	f("that insert failed: each on its own, as after a failed attempt", 1, 100,
+		[]string{"insert 4", "commit 3", "insert together failed", "again", "insert 4", "commit 7", "again", "insert 4", "commit 11"})
+	f("InsertRows at BatchRows: one batch an insert", 0, 4,
+		[]string{"insert 4", "commit 3", "insert 4", "commit 7", "insert 4", "commit 11"})
+}

@@ -29,11 +29,12 @@ type refusal struct {
 // parts, so a view refusing a row leaves the others stored; WriteBlock then inserts only what is
 // not stored, and reconciles the rollups over the rows' range).
 //
-// stop, when not nil, is asked before each attempt after a failed one: true ends the insert with
-// stopped set (the caller changes rec and inserts again; see landOwned).
-func (p *Pipeline) insert(ctx context.Context, rec arrow.RecordBatch, stop func() bool) (refused []refusal, stopped bool, err error) {
+// again is true when an earlier insert of rec's rows failed (its rows may have landed: see
+// blockWriter). stop, when not nil, is asked before each attempt after a failed one: true ends the
+// insert with stopped set (the caller changes rec and inserts again, with again; see landOwned).
+func (p *Pipeline) insert(ctx context.Context, rec arrow.RecordBatch, again bool, stop func() bool) (refused []refusal, stopped bool, err error) {
 	run := insertRun{stop: stop}
-	err = p.insertRows(ctx, rec, 0, int(rec.NumRows()), false, &run)
+	err = p.insertRows(ctx, rec, 0, int(rec.NumRows()), again, &run)
 	return run.out, run.stopped, err
 }
 

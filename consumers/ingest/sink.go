@@ -110,6 +110,44 @@ func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch, again bool
 	return nil
 }
 
+// Groups reports whether WriteBlocks may be used: not on a cluster (Resend), whose retries must
+// resend the very block of the failed attempt.
+func (s *Sink) Groups() bool { return !s.Resend }
+
+// WriteBlocks inserts every row of recs in one INSERT, one native block each. The server squashes
+// the blocks of one INSERT into one part of events and one of each rollup (up to
+// min_insert_block_size_rows, 1,048,576 rows by default, and _bytes, 256 MiB): ClickHouse's cost
+// of an insert is largely per part (on 18.16, inserting 2M events in blocks of 50k took 3.7-4.0 s
+// of server CPU against 2.2-2.3 s in blocks of 200k, every rollup included), and merges have
+// fewer, larger parts to fold. It makes one attempt: after an error any of the rows may have
+// landed, so each record must then go through WriteBlock with again.
+func (s *Sink) WriteBlocks(ctx context.Context, recs []arrow.RecordBatch) error {
+	n := 0
+	for _, rec := range recs {
+		n += int(rec.NumRows())
+	}
+	b, err := s.conn.PrepareBatch(ctx, s.query)
+	if err != nil {
+		return fmt.Errorf("prepare insert of %d rows: %w", n, err)
+	}
+	defer b.Abort() //nolint:errcheck // no-op after Send
+	for i, rec := range recs {
+		s.convert(rec)
+		if err := s.block.setColumns(b.Columns(), s.Resend); err != nil {
+			return fmt.Errorf("insert of %d rows: %w", n, err)
+		}
+		if i < len(recs)-1 {
+			if err := b.Flush(); err != nil {
+				return fmt.Errorf("insert %d rows into events (block %d of %d): %w", n, i+1, len(recs), err)
+			}
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("insert %d rows into events: %w", n, err)
+	}
+	return nil
+}
+
 // reconcile hands the event-time range of the whole block last converted (the rows of the failed
 // attempt as well as the ones inserted now) to s.Reconcile, if set.
 func (s *Sink) reconcile(ctx context.Context) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/spacepulse/spacepulse/producers/synth"
@@ -66,6 +67,57 @@ func TestSinkRetryReconcilesWhenEveryRowLanded(t *testing.T) {
 	}
 	if n := count(t, conn, "SELECT count() FROM events"); n != uint64(len(evs)) {
 		t.Fatalf("events holds %d rows for %d events, want each once", n, len(evs))
+	}
+	checkFigures(t, conn, evs)
+}
+
+// TestSinkWriteBlocksLandsOnePart: several records inserted together land in one part of events
+// and one of each rollup (the server squashes the blocks of one INSERT), with every figure exact.
+func TestSinkWriteBlocksLandsOnePart(t *testing.T) {
+	_, ch := servers(t)
+	ch, conn := newDatabase(t, ch)
+	ctx := context.Background()
+	start := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
+	g := synth.NewGenerator(synth.Load{Events: 9_000, Spaces: 2, Seed: 7, Start: start, Duration: 3 * time.Minute, JoinErrorRate: 0.1})
+	app := schemas.NewAppender(memory.DefaultAllocator)
+	defer app.Release()
+	var evs []schemas.Event
+	var recs []arrow.RecordBatch
+	var ev schemas.Event
+	for i := 0; g.Next(&ev); i++ {
+		evs = append(evs, ev.Clone())
+		app.Append(&ev, int32(i%3), int64(i))
+		if app.Len() == 3_000 {
+			recs = append(recs, app.NewRecord())
+		}
+	}
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	if len(recs) != 3 {
+		t.Fatalf("%d records, want 3", len(recs))
+	}
+	sink := NewSink(conn, ch.Database)
+	if !sink.Groups() || NewClusterSink(conn, ch.Database).Groups() {
+		t.Fatal("a single-server sink groups inserts, a cluster sink (resends its blocks) does not")
+	}
+	for _, table := range []string{"events", "space_second_counts", "space_minute_counts", "join_latency_minute_counts"} {
+		if err := conn.Exec(ctx, "SYSTEM STOP MERGES "+table); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sink.WriteBlocks(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"events", "space_second_counts", "space_minute_counts", "join_latency_minute_counts"} {
+		if n := count(t, conn, "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = '"+table+"' AND active"); n != 1 {
+			t.Errorf("%s: %d parts after one insert of 3 blocks, want 1", table, n)
+		}
+	}
+	if n := count(t, conn, "SELECT count() FROM events"); n != uint64(len(evs)) {
+		t.Fatalf("events holds %d rows for %d events", n, len(evs))
 	}
 	checkFigures(t, conn, evs)
 }

@@ -159,15 +159,15 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) er
 // drops the database so that its background merges do not compete with
 // what comes next.
 func measureDirect(ctx context.Context, out io.Writer, cfg config, srv *harness.Server, chPID int, load synth.Load, r *result) error {
-	fmt.Fprintf(out, "  direct      inserting the same rows into %s with ingest.Sink, %s-row blocks ...",
-		directDatabase, num(int64(cfg.BatchRows)))
+	fmt.Fprintf(out, "  direct      inserting the same rows into %s with ingest.Sink, %s-row inserts of %s-row blocks ...",
+		directDatabase, num(int64(max(ingest.DefaultInsertRows, cfg.BatchRows))), num(int64(cfg.BatchRows)))
 	defer fmt.Fprintln(out)
 	conn, err := srv.Recreate(ctx, directDatabase, nil)
 	if err != nil {
 		return err
 	}
 	chBefore, chErr := processCPU(chPID)
-	r.direct, err = directInsert(ctx, conn, directDatabase, load, cfg.BatchRows)
+	r.direct, err = directInsert(ctx, conn, directDatabase, load, cfg.BatchRows, ingest.DefaultInsertRows)
 	if after, err := processCPU(chPID); err == nil && chErr == nil {
 		r.directCHCPU = after - chBefore
 	}
@@ -175,7 +175,7 @@ func measureDirect(ctx context.Context, out io.Writer, cfg config, srv *harness.
 	if err != nil {
 		return fmt.Errorf("direct insert into %s: %w", directDatabase, err)
 	}
-	fmt.Fprintf(out, " %.1f s in WriteBlock", r.direct.took.Seconds())
+	fmt.Fprintf(out, " %.1f s in WriteBlocks", r.direct.took.Seconds())
 	return srv.Drop(ctx, directDatabase)
 }
 

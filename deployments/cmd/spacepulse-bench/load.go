@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -76,29 +77,43 @@ func preProduce(ctx context.Context, addr, topic string, l synth.Load) (produced
 
 // inserted is what directInsert measured.
 type inserted struct {
-	rows, blocks int64
-	took         time.Duration // in WriteBlock only
+	rows, inserts int64
+	took          time.Duration // in WriteBlocks only
 }
 
-// directInsert builds the same events into Arrow records of batchRows rows
-// and lands each with ingest.Sink.WriteBlock, as the consumer's writer does,
-// timing only WriteBlock: ClickHouse's own columnar insert of these rows,
-// without Kafka or JSON. Rows carry partition 0 and their index as offset.
-func directInsert(ctx context.Context, conn driver.Conn, database string, l synth.Load, batchRows int) (inserted, error) {
+// directInsert builds the same events into Arrow records of batchRows rows and lands them with
+// ingest.Sink.WriteBlocks, insertRows rows an insert, as the consumer's writer does at most,
+// timing only WriteBlocks: ClickHouse's own columnar insert of these rows, without Kafka or
+// JSON. Rows carry partition 0 and their index as offset.
+func directInsert(ctx context.Context, conn driver.Conn, database string, l synth.Load, batchRows, insertRows int) (inserted, error) {
 	app := schemas.NewAppender(memory.DefaultAllocator)
 	defer app.Release()
 	sink := ingest.NewSink(conn, database)
 	var out inserted
+	var recs []arrow.RecordBatch // blocks of batchRows rows, inserted together up to insertRows
+	rows := 0
 	flush := func() error {
-		rec := app.NewRecord()
-		defer rec.Release()
+		defer func() {
+			for _, rec := range recs {
+				rec.Release()
+			}
+			recs, rows = recs[:0], 0
+		}()
 		start := time.Now()
-		if err := sink.WriteBlock(ctx, rec, false); err != nil {
+		if err := sink.WriteBlocks(ctx, recs); err != nil {
 			return err
 		}
 		out.took += time.Since(start)
-		out.rows += rec.NumRows()
-		out.blocks++
+		out.rows += int64(rows)
+		out.inserts++
+		return nil
+	}
+	cut := func() error {
+		rec := app.NewRecord()
+		recs, rows = append(recs, rec), rows+int(rec.NumRows())
+		if rows+batchRows > max(insertRows, batchRows) {
+			return flush()
+		}
 		return nil
 	}
 	g := synth.NewGenerator(l)
@@ -106,12 +121,16 @@ func directInsert(ctx context.Context, conn driver.Conn, database string, l synt
 	for i := int64(0); g.Next(&ev); i++ {
 		app.Append(&ev, 0, i)
 		if app.Len() == batchRows {
-			if err := flush(); err != nil {
+			if err := cut(); err != nil {
 				return out, err
 			}
 		}
 	}
 	if app.Len() > 0 {
+		recs = append(recs, app.NewRecord())
+		rows += int(recs[len(recs)-1].NumRows())
+	}
+	if len(recs) > 0 {
 		if err := flush(); err != nil {
 			return out, err
 		}

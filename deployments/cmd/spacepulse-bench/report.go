@@ -35,7 +35,7 @@ func report(out io.Writer, cfg config, version string, r *result) {
 	if !cfg.SkipDirect {
 		direct := float64(r.direct.rows) / r.direct.took.Seconds()
 		row("ClickHouse direct columnar insert (no Kafka)", num(int64(direct))+" events/s",
-			fmt.Sprintf("(same rows, %d blocks, %.1f s) the pipeline reached %.0f %% of it: %s", r.direct.blocks, r.direct.took.Seconds(),
+			fmt.Sprintf("(same rows, %d inserts, %.1f s) the pipeline reached %.0f %% of it: %s", r.direct.inserts, r.direct.took.Seconds(),
 				100*rate/direct, verdict(rate/direct >= TargetShareOfDirect, ">= 60 %")))
 		if r.directCHCPU > 0 {
 			row("  ClickHouse server CPU during it", fmt.Sprintf("%.1f s", r.directCHCPU.Seconds()),
