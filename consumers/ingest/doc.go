@@ -119,8 +119,17 @@
 // under its lock (a copy can come through any partition). Batches are queued
 // for the writer in one sequence (sharedIndex.send), so "the writer landed
 // batch n" means every batch before it landed too, which is what lets the index
-// give up a minute. Channels are bounded, so a slow or unavailable ClickHouse
-// stops the fetch instead of growing memory. When the context is cancelled the
+// give up a minute. The writer takes the batches already queued when it takes
+// one into the same insert, up to Config.InsertRows rows (Sink.WriteBlocks: one
+// native block per batch, squashed by the server into one part of events and
+// one of each rollup), then commits them one by one in order: ClickHouse's cost
+// is largely per part, and batches cut by two decoders of 50,000 rows each
+// would otherwise make twice the parts (make bench: 2.8-3.2 µs of server CPU an
+// event without, 2.1-2.3 with). If that insert fails, each batch is inserted on
+// its own as after a failed attempt (its rows may have landed). A cluster sink
+// (NewClusterSink) does not group: its retries resend the very block. Channels
+// are bounded, so a slow or unavailable ClickHouse stops the fetch instead of
+// growing memory. When the context is cancelled the
 // fetcher stops, the batchers cut what they hold and the writer drains the
 // queue on a context detached from the cancellation with Config.DrainTimeout; a
 // batch that cannot be written by then is left uncommitted, to be fetched again,
