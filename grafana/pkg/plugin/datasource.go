@@ -54,7 +54,7 @@ func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (ins
 		return nil, err
 	}
 	return &Datasource{settings: settings, logger: log.DefaultLogger.With("datasource", s.UID), curves: newCurveCache(curveCachePoints),
-		users: newUserCache(userCacheBuckets)}, nil
+		users: newUserCache(userCacheWeight)}, nil
 }
 
 // Dispose closes the connection pool.

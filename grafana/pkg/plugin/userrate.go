@@ -12,10 +12,11 @@ import (
 	"github.com/spacepulse/spacepulse/sql/warehouse"
 )
 
-// userCacheBuckets bounds the buckets the per-user cache keeps per datasource: about 200 bytes
-// each (key, figures, stamp of one or two parts, list and map), so 100,000 are about 20 MB:
-// 69 days of one room's minutes, or 3 hours of 555 rooms.
-const userCacheBuckets = 100_000
+// userCacheWeight bounds the per-user cache of a datasource (userCache): a bucket weighs 1 (about
+// 150 bytes: key, figures, list element and map entry) and a snapshot of parts its stamps keep 1
+// per part (about 70 bytes), so at most about 30 MB. That is 69 days of one room's minutes at
+// most, or 3 hours of 1,000 rooms.
+const userCacheWeight = 200_000
 
 // maxUserRuns bounds the queries one series of per-user figures costs: the buckets to compute
 // come in runs of consecutive buckets, and the runs nearest each other are joined (their buckets

@@ -26,18 +26,22 @@ func TestMissingRuns(t *testing.T) {
 }
 
 func TestUserCacheBound(t *testing.T) {
-	c := newUserCache(3)
-	var v warehouse.EventsVersion // not versioned: nothing is ever served
-	for i := range 5 {
+	c := newUserCache(10)
+	v := &warehouse.EventsVersion{} // not versioned: nothing is ever served
+	for i := range 20 {
 		c.put(userKey{room: "r", step: 60, start: int64(i) * 60}, warehouse.RowsStamp{}, userFigures{attempts: 1})
 	}
-	if n := c.len(); n != 3 {
-		t.Errorf("%d entries kept, want the bound 3", n)
+	// 9 buckets and the (empty) snapshot their stamps share: weight 9 + 1.
+	if n, w := c.size(); n != 9 || w != 10 {
+		t.Errorf("%d buckets of weight %d kept, want 9 of 10", n, w)
 	}
-	if _, ok := c.get(userKey{room: "r", step: 60, start: 4 * 60}, v, false); ok {
+	if _, ok := c.get(userKey{room: "r", step: 60, start: 19 * 60}, v, false); ok {
 		t.Error("served a bucket from a snapshot that versions nothing")
 	}
-	if n := c.len(); n != 2 {
-		t.Errorf("%d entries after a failed check, want the bucket dropped (2)", n)
+	if _, ok := c.get(userKey{room: "r", step: 60, start: 0}, v, false); ok {
+		t.Error("served a bucket evicted first")
+	}
+	if n, w := c.size(); n != 8 || w != 9 {
+		t.Errorf("%d buckets of weight %d after a failed check, want the bucket dropped (8 of 9)", n, w)
 	}
 }
