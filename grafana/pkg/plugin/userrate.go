@@ -63,7 +63,8 @@ func (d *Datasource) userFailureRate(ctx context.Context, conn driver.Conn, room
 // window's first and last buckets, when the window cuts them, are computed each time. ok is false,
 // with nothing read but the parts, when the cache cannot serve the query (stats.why says why):
 // buckets that are not whole minutes, more buckets than a quarter of the cache, or events whose
-// parts say nothing (warehouse.EventsVersion.Versioned); the caller computes it all then.
+// parts cannot be read or say nothing (warehouse.EventsVersion.Versioned); the caller computes
+// it all then.
 func (d *Datasource) cachedUsers(ctx context.Context, conn driver.Conn, room string, from, to time.Time, step time.Duration, full bool) (warehouse.RateSeries, userStats, bool, error) {
 	var stats userStats
 	st := int64(step / time.Second)
@@ -87,7 +88,10 @@ func (d *Datasource) cachedUsers(ctx context.Context, conn driver.Conn, room str
 	// (an insert it counts shows at the next snapshot as a part above its horizon).
 	v, err := warehouse.ReadEventsVersion(ctx, conn, from, to)
 	if err != nil {
-		return warehouse.RateSeries{}, stats, false, err
+		// A user that may not read system.parts, say: no version, no cache, the query still answers.
+		d.logger.Warn("per-user cache off for this query", "error", err.Error())
+		stats.why = "the parts of events cannot be read"
+		return warehouse.RateSeries{}, stats, false, nil
 	}
 	if !v.Versioned() {
 		stats.why = v.Why()
