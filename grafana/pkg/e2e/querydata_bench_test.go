@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -205,12 +206,25 @@ func BenchmarkQueryDataPanels3h(b *testing.B) {
 	}
 	for _, p := range panels {
 		q := query{refID: "A", from: t0, to: t0.Add(3*time.Hour - time.Second), interval: p.interval, model: p.model}
+		var computed []string // per query of a cached panel: buckets computed of buckets
 		ask := func(b *testing.B, in instance) time.Duration {
 			start := time.Now()
 			r := c.queryData(b, in, nil, q).Responses["A"]
 			took := time.Since(start)
 			if r.Error != nil || len(r.Frames) == 0 || r.Frames[0].Rows() == 0 {
 				b.Fatalf("%s: %v (%d frames)", p.name, r.Error, len(r.Frames))
+			}
+			if m := r.Frames[0].Meta; p.cached && m != nil {
+				var n, of float64
+				for _, st := range m.Stats {
+					switch st.DisplayName {
+					case "buckets computed":
+						n = st.Value
+					case "buckets":
+						of = st.Value
+					}
+				}
+				computed = append(computed, fmt.Sprintf("%.0f/%.0f", n, of))
 			}
 			return took
 		}
@@ -236,10 +250,13 @@ func BenchmarkQueryDataPanels3h(b *testing.B) {
 				took = append(took, ask(b, fresh))
 			}
 			reportLatency(b, p.name+" cold", took, n)
+			b.Logf("%s cold: buckets computed per query %v", p.name, computed)
+			computed = nil
 		})
 		b.Run(p.name+"/live", func(b *testing.B) {
 			live := newInstance(cfg, cfg.Password, nil)
 			ask(b, live) // the dashboard has been open: its cache is warm
+			computed = nil
 			var took []time.Duration
 			i := 0
 			for b.Loop() {
@@ -250,6 +267,7 @@ func BenchmarkQueryDataPanels3h(b *testing.B) {
 				took = append(took, ask(b, live))
 			}
 			reportLatency(b, p.name+" live", took, n)
+			b.Logf("%s live: buckets computed per refresh %v", p.name, computed)
 		})
 	}
 }
