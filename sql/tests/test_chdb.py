@@ -10,6 +10,7 @@ Run: python3 -m pytest sql/tests -q
 
 import datetime as dt
 import glob
+import json
 import math
 import os
 import random
@@ -63,6 +64,8 @@ def literal(value):
         return repr(value)
     if isinstance(value, str):
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\0", "\\0") + "'"
+    if isinstance(value, list):  # clickhouse-go writes a slice as [a, b, ...]
+        return "[" + ", ".join(literal(v) for v in value) + "]"
     raise TypeError("cannot bind %r" % (value,))
 
 
@@ -732,6 +735,9 @@ def cases():
         for watermark, threshold in ((far, 2.0), (mid, 1.0), (far, 1.0)):
             out.append(("alert_state_retry_amplification", rule(watermark, threshold, 3),
                         MODEL.alert_rule(MODEL.retry_minutes(SPACE, m, hi, threshold), hi, watermark, 60, 3)))
+            # the same page on the minutes' figures given, as the plugin's cache keeps them
+            out.append(("alert_state_retry_amplification_given", dict(rule(watermark, threshold, 3), **given_minutes(m, hi)),
+                        MODEL.alert_rule(MODEL.retry_minutes(SPACE, m, hi, threshold), hi, watermark, 60, 3)))
         if m - 120 >= 0:
             for watermark, threshold, min_listeners in ((far, 0.3, 100), (mid, 0.05, 5), (far, 0.01, 1)):
                 out.append(("alert_state_ccl_drop", dict(rule(watermark, threshold, 1), step=1,
@@ -762,8 +768,53 @@ def cases():
         # ... and up to August its shape and what the model can say (see fingerprint_ok); that it
         # changes on an insert is test_space_second_version_changes_on_insert.
         ("space_second_version", {"to": DateTime(T0 + 1200)}, fingerprint_ok(MODEL.space_second_cells(T0 + 1200))),
+        # The parts of events: their shape (events_version_ok); what they say after inserts and
+        # merges is test_events_version_blocks.
+        ("events_version", {"from": DateTime(T0 - 3600), "to": DateTime(T0 + 1500)}, events_version_ok(True)),
+        ("events_version", {"from": DateTime(T0 - 40 * 86400), "to": DateTime(T0 - 39 * 86400)}, events_version_ok(False)),
     ]
     return out
+
+
+def given_minutes(lo, hi):
+    """The @minutes, @attempts and @users of alert_input_retry_amplification_given.sql: each minute
+    of SPACE in [lo, hi] with attempts (lo a whole minute), as minutes after lo, from the model."""
+    minutes = {}
+    for e in MODEL.space(SPACE, lo, hi):
+        if is_attempt(e):
+            b = minutes.setdefault((e["ts"] - lo) // 60, [0, set()])
+            b[0] += 1
+            b[1].add(e["user_id"])
+    keys = sorted(minutes, reverse=True)  # any order will do
+    return {"minutes": keys, "attempts": [minutes[k][0] for k in keys], "users": [len(minutes[k][1]) for k in keys]}
+
+
+def array(v):
+    """An array column as clickhouse-client prints it ([1,2] or ['a','b'])."""
+    return json.loads(v.replace("'", '"'))
+
+
+def events_version_ok(has_parts):
+    """A check of events_version.sql's one row: a single server's ReplacingMergeTree partitioned
+    by toYYYYMM(ts), no mutation, and the parts of the window's months: none for July 2024; for
+    August at least one (one once merged) holding all the events of the month once, each with rows
+    of August 2024, block numbers up to the horizon and its rows' time range."""
+    def ok(rows, merged):
+        if len(rows) != 1 or len(rows[0]) != 15:
+            return False
+        engine, key, created, host, started, pending, _mutations, horizon = rows[0][:8]
+        partitions, lo, hi, version, nrows, tmin, tmax = [array(str(v)) for v in rows[0][8:]]
+        if (engine, key, pending) != ("ReplacingMergeTree", "toYYYYMM(ts)", 0) or not (created > 0 and host and started > 0):
+            return False
+        if not has_parts:
+            return partitions == [] and horizon >= len(BATCHES)
+        n = len(partitions)
+        ts = [e["ts"] for e in EVENTS]
+        return (n >= 1 and (n == 1 or not merged) and set(partitions) == {"202408"} and sum(nrows) == len(EVENTS) and
+                all(len(c) == n for c in (lo, hi, version, tmin, tmax)) and
+                all(1 <= lo[i] <= version[i] <= hi[i] <= horizon and min(ts) <= tmin[i] <= tmax[i] <= max(ts)
+                    for i in range(n)) and (not merged or (lo == [1] and hi == [horizon] and (tmin, tmax) == ([min(ts)], [max(ts)]))))
+    return ok
 
 
 def fingerprint_ok(cells):
@@ -851,6 +902,45 @@ def test_space_second_version_changes_on_insert(engines):
             assert e.query("SELECT toInt64(sum(events)) FROM space_second_counts", FINGERPRINT_DB) == [[n]], e.name
         finally:
             e.execute("DROP DATABASE IF EXISTS " + FINGERPRINT_DB)
+
+
+VERSION_DB = DB + "_version"
+
+
+def test_events_version_blocks(engines):
+    """What warehouse.EventsVersion counts on, on both engines: an insert's part takes a block
+    number above every part before it, with its rows and their time range; a merge's part has its
+    inputs' block range, the union of their time ranges and their rows less the copies it folds;
+    the horizon never goes down."""
+    sql = query_text("events_version")
+    window = {"from": DateTime(T0 - 3600), "to": DateTime(T0 + 3600)}
+    for e in engines:
+        e.execute("DROP DATABASE IF EXISTS " + VERSION_DB)
+        try:
+            migrate(e, VERSION_DB)
+            e.execute("SYSTEM STOP MERGES %s.events" % VERSION_DB)
+
+            def parts():
+                row = e.query(bind(sql, window), VERSION_DB)[0]
+                return row[7], [array(str(v)) for v in row[9:11] + row[12:15]]  # horizon, lo, hi, rows, tmin, tmax
+
+            seen, batches = [], BATCHES[:3] + [BATCHES[0][:7]]  # then copies of 7 landed events
+            for batch in batches:
+                e.execute(insert_sql(VERSION_DB, batch))
+                horizon, (lo, hi, nrows, tmin, tmax) = parts()
+                i = hi.index(max(hi))
+                ts = [x["ts"] for x in batch]
+                assert horizon == hi[i] == lo[i] and all(horizon > h for h in seen), (e.name, horizon, lo, hi)
+                assert (nrows[i], tmin[i], tmax[i]) == (len(batch), min(ts), max(ts)), (e.name, nrows, tmin, tmax)
+                seen.append(horizon)
+            e.execute("SYSTEM START MERGES %s.events" % VERSION_DB)
+            e.execute("OPTIMIZE TABLE %s.events FINAL" % VERSION_DB)
+            horizon, (lo, hi, nrows, tmin, tmax) = parts()
+            ts = [x["ts"] for b in batches for x in b]
+            assert (horizon, lo, hi) == (seen[-1], [1], [seen[-1]]), (e.name, horizon, lo, hi)
+            assert (nrows, tmin, tmax) == ([sum(len(b) for b in batches[:3])], [min(ts)], [max(ts)]), (e.name, nrows, tmin, tmax)
+        finally:
+            e.execute("DROP DATABASE IF EXISTS " + VERSION_DB)
 
 
 def test_weighted_quantile_sums_corrections(engines):

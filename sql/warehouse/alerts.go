@@ -161,8 +161,7 @@ func AlertState(ctx context.Context, conn Querier, space string, from, to time.T
 	if err != nil {
 		return nil, fmt.Errorf("alert state of %q: %w", space, err)
 	}
-	q, ok := queries["alert_state_"+rule.Input]
-	if !ok {
+	if _, ok := queries["alert_state_"+rule.Input]; !ok {
 		return nil, fmt.Errorf("alert rule %q: no queries/alert_input_%s.sql", rule.Name, rule.Input)
 	}
 	if rule.Step < time.Second || rule.Step%time.Second != 0 {
@@ -172,14 +171,20 @@ func AlertState(ctx context.Context, conn Querier, space string, from, to time.T
 	if readFrom.Unix() < 0 {
 		readFrom = time.Unix(0, 0).UTC()
 	}
-	rows, err := conn.Query(ctx, q, windowArgs(space, readFrom, to,
+	return alertState(ctx, conn, space, "alert_state_"+rule.Input, windowArgs(space, readFrom, to,
 		clickhouse.Named("step", uint32(rule.Step/time.Second)),
 		clickhouse.Named("min_attempts", uint32(rule.MinAttempts)),
 		clickhouse.Named("min_listeners", uint32(rule.MinListeners)),
 		clickhouse.DateNamed("watermark", wm.horizon(), clickhouse.Seconds),
 		clickhouse.Named("lateness", uint32(rule.Lateness/time.Second)),
 		clickhouse.Named("threshold", rule.Threshold),
-		clickhouse.Named("for", uint32(max(rule.For, 1))))...)
+		clickhouse.Named("for", uint32(max(rule.For, 1)))))
+}
+
+// alertState runs the alert-state query name (alert_state.sql around one input) with args and
+// reads its minutes.
+func alertState(ctx context.Context, conn Querier, space, name string, args []any) ([]AlertMinute, error) {
+	rows, err := conn.Query(ctx, queries[name], args...)
 	if err != nil {
 		return nil, fmt.Errorf("query alert state of %q: %w", space, err)
 	}

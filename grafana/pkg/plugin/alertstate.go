@@ -49,7 +49,7 @@ func (d *Datasource) alertState(ctx context.Context, conn driver.Conn, r request
 		if from.After(r.to) {
 			from = r.to // the room starts after the range: nothing to judge, not firing
 		}
-		ms, err := warehouse.AlertState(ctx, conn, room, from, r.to, rule, wm)
+		ms, computed, err := d.roomAlertState(ctx, conn, room, from, r.to, rule, wm)
 		if err != nil {
 			return nil, err
 		}
@@ -92,6 +92,11 @@ func (d *Datasource) alertState(ctx context.Context, conn driver.Conn, r request
 		f := data.NewFrame("alertState", fields...)
 		f.Meta = &data.FrameMeta{ExecutedQueryString: "sql/queries/alert_state.sql around alert_input_" + rule.Input +
 			".sql, judged by sql/queries/ingest_watermark.sql"}
+		if computed != nil {
+			f.Meta.ExecutedQueryString = "sql/queries/alert_state.sql around alert_input_" + rule.Input +
+				"_given.sql, given user_failure_rate.sql's minutes" + computed.String() + ", judged by sql/queries/ingest_watermark.sql"
+			f.Meta.Stats = computed.meta()
+		}
 		if wm.Known {
 			f.Meta.Notices = []data.Notice{{Severity: data.NoticeSeverityInfo,
 				Text: "minutes are judged once the consumers have landed them: watermark " + wm.At.Format(time.RFC3339) + ", lateness " + rule.Lateness.String()}}
@@ -102,6 +107,28 @@ func (d *Datasource) alertState(ctx context.Context, conn driver.Conn, r request
 		frames = data.Frames{data.NewFrame(TypeAlertState)}
 	}
 	return frames, nil
+}
+
+// roomAlertState is warehouse.AlertState of one room from from (its first event) to to. The retry
+// page's figure is user_failure_rate.sql's per minute: those minutes come through the per-user
+// cache (cachedUsers) and the rule runs on them (warehouse.RetryStateGiven), with stats saying how
+// many minutes were computed; nil stats when the page was read whole from events (another rule,
+// a window the cache cannot serve, or more minutes with attempts than RetryStateGiven takes).
+func (d *Datasource) roomAlertState(ctx context.Context, conn driver.Conn, room string, from, to time.Time,
+	rule warehouse.AlertRule, wm warehouse.Watermark) ([]warehouse.AlertMinute, *userStats, error) {
+	if rule.Input == warehouse.RetryRule.Input {
+		from := from.UTC().Truncate(time.Minute) // as AlertState reads it
+		s, stats, ok, err := d.cachedUsers(ctx, conn, room, from, to, time.Minute, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok && len(s.Time) <= warehouse.MaxGivenMinutes {
+			ms, err := warehouse.RetryStateGiven(ctx, conn, room, from, to, wm, s.Time, s.Attempts, s.Users)
+			return ms, &stats, err
+		}
+	}
+	ms, err := warehouse.AlertState(ctx, conn, room, from, to, rule, wm)
+	return ms, nil, err
 }
 
 // Values of Query.Rule: which page alertState evaluates.

@@ -38,6 +38,7 @@ type Datasource struct {
 	readonly atomic.Uint32
 
 	curves *curveCache
+	users  *userCache
 }
 
 // curveCachePoints bounds the cached concurrency points per datasource (16 bytes each: a few
@@ -52,7 +53,8 @@ func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (ins
 	if err != nil {
 		return nil, err
 	}
-	return &Datasource{settings: settings, logger: log.DefaultLogger.With("datasource", s.UID), curves: newCurveCache(curveCachePoints)}, nil
+	return &Datasource{settings: settings, logger: log.DefaultLogger.With("datasource", s.UID), curves: newCurveCache(curveCachePoints),
+		users: newUserCache(userCacheWeight)}, nil
 }
 
 // Dispose closes the connection pool.

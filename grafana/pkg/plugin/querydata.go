@@ -158,7 +158,7 @@ func (d *Datasource) perRoom(ctx context.Context, conn driver.Conn, r request) (
 		case TypeActivity:
 			f, err = activity(ctx, conn, r, room)
 		case TypeJoinFailureRate:
-			f, err = failureRate(ctx, conn, r, room)
+			f, err = d.failureRate(ctx, conn, r, room)
 		case TypeErrorsByCode:
 			f, err = errorsByCode(ctx, conn, r, room)
 		case TypeJoinLatency:
@@ -272,14 +272,19 @@ func activity(ctx context.Context, conn driver.Conn, r request, room string) (da
 	return data.Frames{f}, nil
 }
 
-func failureRate(ctx context.Context, conn driver.Conn, r request, room string) (data.Frames, error) {
-	var s warehouse.RateSeries
-	var err error
+func (d *Datasource) failureRate(ctx context.Context, conn driver.Conn, r request, room string) (data.Frames, error) {
+	var (
+		s     warehouse.RateSeries
+		stats *userStats
+		err   error
+	)
 	file := "failure_rate"
 	switch {
 	case r.Rate == RatePerUser:
 		file = "user_failure_rate"
-		s, err = warehouse.UserFailureRate(ctx, conn, room, r.from, r.to, r.step)
+		var us userStats
+		s, us, err = d.userFailureRate(ctx, conn, room, r.from, r.to, r.step)
+		stats = &us
 	case r.GroupBy != "" && r.GroupBy != "room":
 		file = "failure_rate_by"
 		s, err = warehouse.FailureRateBy(ctx, conn, room, r.from, r.to, r.step, r.GroupBy)
@@ -310,6 +315,10 @@ func failureRate(ctx context.Context, conn driver.Conn, r request, room string) 
 		}
 		f := data.NewFrame("joinFailureRate", fields...)
 		f.Meta = seriesMeta(r, file)
+		if stats != nil {
+			f.Meta.Stats = stats.meta()
+			f.Meta.ExecutedQueryString += stats.String()
+		}
 		frames = append(frames, f)
 	}
 	return frames, nil
