@@ -198,24 +198,31 @@ func (c *strCol) release() {
 	}
 }
 
+// buffer is a fixed-width buffer of the record being filled.
+type buffer interface {
+	alloc(mem memory.Allocator, n int)
+	resize(n int)
+	release()
+}
+
+// values are the buffers of one value a row; bitmaps those of one bit a row.
+func (a *Appender) values() []buffer {
+	return []buffer{&a.eventID, &a.sessionID, &a.kind, &a.role, &a.reason, &a.phase, &a.ts, &a.joinMS,
+		&a.offset, &a.attempt, &a.httpStatus, &a.partition}
+}
+
+func (a *Appender) bitmaps() []buffer { return []buffer{&a.joinMSValid, &a.httpStatusValid} }
+
 // start allocates the buffers of a new record for rows rows, each string column with
 // room for bytes[i] bytes.
 func (a *Appender) start(rows int, bytes ...int) {
 	a.n, a.rows = 0, rows
-	a.eventID.alloc(a.mem, rows)
-	a.sessionID.alloc(a.mem, rows)
-	a.kind.alloc(a.mem, rows)
-	a.role.alloc(a.mem, rows)
-	a.reason.alloc(a.mem, rows)
-	a.phase.alloc(a.mem, rows)
-	a.ts.alloc(a.mem, rows)
-	a.joinMS.alloc(a.mem, rows)
-	a.offset.alloc(a.mem, rows)
-	a.attempt.alloc(a.mem, rows)
-	a.httpStatus.alloc(a.mem, rows)
-	a.partition.alloc(a.mem, rows)
-	a.joinMSValid.alloc(a.mem, bitmapBytes(rows))
-	a.httpStatusValid.alloc(a.mem, bitmapBytes(rows))
+	for _, b := range a.values() {
+		b.alloc(a.mem, rows)
+	}
+	for _, b := range a.bitmaps() {
+		b.alloc(a.mem, bitmapBytes(rows))
+	}
 	for i := range a.str {
 		b := 0
 		if i < len(bytes) {
@@ -230,20 +237,12 @@ func bitmapBytes(rows int) int { return (rows + 7) / 8 }
 // grow makes room for rows rows in every fixed-width buffer.
 func (a *Appender) grow(rows int) {
 	a.rows = rows
-	a.eventID.resize(rows)
-	a.sessionID.resize(rows)
-	a.kind.resize(rows)
-	a.role.resize(rows)
-	a.reason.resize(rows)
-	a.phase.resize(rows)
-	a.ts.resize(rows)
-	a.joinMS.resize(rows)
-	a.offset.resize(rows)
-	a.attempt.resize(rows)
-	a.httpStatus.resize(rows)
-	a.partition.resize(rows)
-	a.joinMSValid.resize(bitmapBytes(rows))
-	a.httpStatusValid.resize(bitmapBytes(rows))
+	for _, b := range a.values() {
+		b.resize(rows)
+	}
+	for _, b := range a.bitmaps() {
+		b.resize(bitmapBytes(rows))
+	}
 	for i := range a.str {
 		a.str[i].offsets.resize(rows + 1)
 	}
@@ -365,9 +364,8 @@ func makeArray(t arrow.DataType, n, nulls int, validity *memory.Buffer, buffers 
 
 // Release frees the buffers of the record being filled.
 func (a *Appender) Release() {
-	for _, f := range []interface{ release() }{&a.eventID, &a.sessionID, &a.kind, &a.role, &a.reason, &a.phase,
-		&a.ts, &a.joinMS, &a.offset, &a.attempt, &a.httpStatus, &a.partition, &a.joinMSValid, &a.httpStatusValid} {
-		f.release()
+	for _, b := range append(a.values(), a.bitmaps()...) {
+		b.release()
 	}
 	for i := range a.str {
 		a.str[i].release()

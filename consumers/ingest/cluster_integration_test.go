@@ -6,11 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-
 	"github.com/spacepulse/spacepulse/producers/synth"
-	"github.com/spacepulse/spacepulse/schemas"
 	"github.com/spacepulse/spacepulse/sql/warehouse"
 	"github.com/spacepulse/spacepulse/sql/warehouse/warehousetest"
 )
@@ -24,24 +20,7 @@ func TestClusterSinkResendIsDeduplicated(t *testing.T) {
 	conn, ch := warehousetest.NewClusterDatabase(t)
 	ctx := context.Background()
 	start := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
-	g := synth.NewGenerator(synth.Load{Events: 4_000, Spaces: 2, Seed: 7, Start: start, Duration: 3 * time.Minute, JoinErrorRate: 0.2})
-	app := schemas.NewAppender(memory.DefaultAllocator)
-	defer app.Release()
-	var evs []schemas.Event
-	var recs []arrow.RecordBatch
-	var ev schemas.Event
-	for i := 0; g.Next(&ev); i++ {
-		evs = append(evs, ev.Clone())
-		app.Append(&ev, 0, int64(i))
-		if i%1000 == 999 {
-			recs = append(recs, app.NewRecord())
-		}
-	}
-	defer func() {
-		for _, r := range recs {
-			r.Release()
-		}
-	}()
+	evs, recs := loadRecords(t, synth.Load{Events: 4_000, Spaces: 2, Seed: 7, Start: start, Duration: 3 * time.Minute, JoinErrorRate: 0.2}, 1000, 1)
 
 	// A second sink on the last server: a retry after the first server died.
 	other := ch

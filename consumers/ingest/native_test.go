@@ -50,14 +50,36 @@ func newColumns(t testing.TB, insertedAt bool) []column.Interface {
 // and joins have no status, errors and leaves no latency).
 func synthRecord(t testing.TB, n int) arrow.RecordBatch {
 	t.Helper()
+	_, recs := loadRecords(t, synth.Load{Events: n, Start: time.Now().Add(-time.Hour)}, n, 8)
+	return recs[0]
+}
+
+// loadRecords generates l's events into records of per rows (the last may have fewer), event i
+// from partition i % partitions at offset i, and returns the events too. The test releases the
+// records when it ends.
+func loadRecords(t testing.TB, l synth.Load, per, partitions int) ([]schemas.Event, []arrow.RecordBatch) {
+	t.Helper()
 	app := schemas.NewAppender(memory.DefaultAllocator)
 	defer app.Release()
-	g := synth.NewGenerator(synth.Load{Events: n, Start: time.Now().Add(-time.Hour)})
+	var evs []schemas.Event
+	var recs []arrow.RecordBatch
 	var ev schemas.Event
-	for i := 0; g.Next(&ev); i++ {
-		app.Append(&ev, int32(i%8), int64(i))
+	for g, i := synth.NewGenerator(l), 0; g.Next(&ev); i++ {
+		evs = append(evs, ev.Clone())
+		app.Append(&ev, int32(i%partitions), int64(i))
+		if app.Len() == per {
+			recs = append(recs, app.NewRecord())
+		}
 	}
-	return app.NewRecord()
+	if app.Len() > 0 {
+		recs = append(recs, app.NewRecord())
+	}
+	t.Cleanup(func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	})
+	return evs, recs
 }
 
 // appendSlices is what clickhouse-go's own Append path gets for rec: Go slices of the values.

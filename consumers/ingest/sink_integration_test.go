@@ -6,11 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-
 	"github.com/spacepulse/spacepulse/producers/synth"
-	"github.com/spacepulse/spacepulse/schemas"
 )
 
 // TestSinkRetryReconcilesWhenEveryRowLanded is the server dying after an insert's events part and
@@ -22,17 +18,8 @@ func TestSinkRetryReconcilesWhenEveryRowLanded(t *testing.T) {
 	ch, conn := newDatabase(t, ch)
 	ctx := context.Background()
 	start := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
-	g := synth.NewGenerator(synth.Load{Events: 3_000, Spaces: 1, Seed: 5, Start: start, Duration: 2 * time.Minute, JoinErrorRate: 0.2})
-	app := schemas.NewAppender(memory.DefaultAllocator)
-	defer app.Release()
-	var evs []schemas.Event
-	var ev schemas.Event
-	for i := 0; g.Next(&ev); i++ {
-		evs = append(evs, ev.Clone())
-		app.Append(&ev, 0, int64(i))
-	}
-	rec := app.NewRecord()
-	defer rec.Release()
+	evs, recs := loadRecords(t, synth.Load{Events: 3_000, Spaces: 1, Seed: 5, Start: start, Duration: 2 * time.Minute, JoinErrorRate: 0.2}, 3_000, 1)
+	rec := recs[0]
 
 	sink := NewSink(conn, ch.Database)
 	var calls atomic.Int32
@@ -78,24 +65,7 @@ func TestSinkWriteBlocksLandsOnePart(t *testing.T) {
 	ch, conn := newDatabase(t, ch)
 	ctx := context.Background()
 	start := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
-	g := synth.NewGenerator(synth.Load{Events: 9_000, Spaces: 2, Seed: 7, Start: start, Duration: 3 * time.Minute, JoinErrorRate: 0.1})
-	app := schemas.NewAppender(memory.DefaultAllocator)
-	defer app.Release()
-	var evs []schemas.Event
-	var recs []arrow.RecordBatch
-	var ev schemas.Event
-	for i := 0; g.Next(&ev); i++ {
-		evs = append(evs, ev.Clone())
-		app.Append(&ev, int32(i%3), int64(i))
-		if app.Len() == 3_000 {
-			recs = append(recs, app.NewRecord())
-		}
-	}
-	defer func() {
-		for _, r := range recs {
-			r.Release()
-		}
-	}()
+	evs, recs := loadRecords(t, synth.Load{Events: 9_000, Spaces: 2, Seed: 7, Start: start, Duration: 3 * time.Minute, JoinErrorRate: 0.1}, 3_000, 3)
 	if len(recs) != 3 {
 		t.Fatalf("%d records, want 3", len(recs))
 	}
