@@ -23,8 +23,10 @@ const insertColumns = "event_id, kind, ts, ts_ms, space_id, session_id, user_id,
 	"region, country, join_ms, attempt, reason, phase, code, http_status, kafka_partition, kafka_offset"
 
 // Sink inserts Arrow record batches into the ClickHouse events table as one
-// native columnar block each. Its scratch columns keep their capacity from
-// batch to batch. A Sink is used by one goroutine at a time.
+// native columnar block each (nativeBlock: the record's own buffers), one
+// record an INSERT (WriteBlock) or several (WriteBlocks). Its scratch columns
+// keep their capacity from batch to batch. A Sink is used by one goroutine at
+// a time.
 type Sink struct {
 	conn  driver.Conn
 	query string
