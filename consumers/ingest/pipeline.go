@@ -270,7 +270,7 @@ func (p *Pipeline) write(ctx context.Context, in <-chan *batch) error {
 		group = append(group[:0], bt)
 		rows := bt.valid
 	take:
-		for grouping && rows < p.cfg.InsertRows {
+		for grouping && rows+p.cfg.BatchRows <= p.cfg.InsertRows { // a batch has at most BatchRows
 			select {
 			case next, ok := <-in:
 				if !ok {
