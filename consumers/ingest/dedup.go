@@ -256,9 +256,10 @@ func newSharedIndex(cfg *Config, landed *atomic.Int64) *sharedIndex {
 	s := &sharedIndex{
 		idx:      newIndex(cfg.DedupWindow, cfg.DedupMaxIDs, cfg.Now, landed),
 		lateSeen: [2]map[uuid.UUID]struct{}{{}, {}},
-		// An id leaves the generations only after its batch landed (at most QueueDepth+1 batches
-		// per decoder are in flight), when a lookup finds it.
-		lateCap: max(500_000, (cfg.QueueDepth+2)*cfg.BatchRows*max(cfg.Decoders, 1)),
+		// An id leaves the generations only after its batch landed, when a lookup finds it: the
+		// rows in flight are at most a batch being filled per decoder, QueueDepth queued and one
+		// insert of up to InsertRows (see Pipeline.write).
+		lateCap: max(500_000, (max(cfg.Decoders, 1)+cfg.QueueDepth)*cfg.BatchRows+max(cfg.InsertRows, cfg.BatchRows)),
 	}
 	if cfg.Landed == nil {
 		s.idx.coverAll()
