@@ -145,9 +145,18 @@ func TestAlertWithLaggingConsumer(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Database); conn.Close() })
+		// The test reads through a connection of its own: the pipeline's progress reports, every
+		// 100 ms with a short deadline, time out on a loaded machine, and clickhouse-go can close a
+		// pooled connection when a deadline fires as its query ends (the pipeline retries; a
+		// read of the test's would fail: CI saw "use of closed network connection" once).
+		read, err := warehouse.Open(ctx, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { read.Close() })
 		topic := newTopic(t, brokers, randomName("lag-"), 3)
 		dlq := newTopic(t, brokers, topic+".dlq", 1)
-		s := &side{name: name, conn: conn, topic: topic}
+		s := &side{name: name, conn: read, topic: topic}
 		s.run = startPipeline(t, brokers, topic, dlq, randomName("group-"), cfg, conn, func(b blockWriter) blockWriter {
 			if name == "keeping up" {
 				return b
