@@ -191,7 +191,7 @@ func BenchmarkSinkColumns(b *testing.B) {
 			b.ReportAllocs()
 			start := time.Now()
 			for b.Loop() {
-				s.convert(rec)
+				s.block.fill(rec, time.Time{})
 				if err := s.block.setColumns(cols, false); err != nil {
 					b.Fatal(err)
 				}

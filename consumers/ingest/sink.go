@@ -48,8 +48,7 @@ type Sink struct {
 	// its rollup rows (see warehouse.Reconcile).
 	Reconcile func(ctx context.Context, from, to time.Time)
 
-	block  nativeBlock // the columns of the record being inserted
-	lo, hi int64       // its event seconds' range
+	block nativeBlock // the columns of the record being inserted
 }
 
 // NewSink returns a Sink writing to database.events through conn.
@@ -74,7 +73,7 @@ func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch, again bool
 	if s.Resend && !resend {
 		s.last, s.lastAt = rec, time.Now().Truncate(time.Second)
 	}
-	s.convert(rec)
+	s.block.fill(rec, s.lastAt)
 	if again && !resend {
 		keep, err := s.notStored(ctx, rec)
 		if err != nil {
@@ -83,15 +82,13 @@ func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch, again bool
 		if len(keep) == 0 {
 			// Every row landed in the failed attempt, but its view parts may not have:
 			// the rollups of the whole block are checked all the same.
-			s.reconcile(ctx)
+			s.reconcile(ctx, rec)
 			return nil
 		}
 		if keep[0] != [2]int64{0, rec.NumRows()} {
 			kept := concatRows(rec, keep, memory.DefaultAllocator)
 			defer kept.Release()
-			lo, hi := s.lo, s.hi // the whole block's range, for reconcile
-			s.convert(kept)
-			s.lo, s.hi = lo, hi
+			s.block.fill(kept, s.lastAt)
 		}
 	}
 	n := len(s.block.ms)
@@ -107,7 +104,7 @@ func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch, again bool
 		return fmt.Errorf("insert %d rows into events: %w", n, err)
 	}
 	if again {
-		s.reconcile(ctx)
+		s.reconcile(ctx, rec)
 	}
 	return nil
 }
@@ -134,7 +131,7 @@ func (s *Sink) WriteBlocks(ctx context.Context, recs []arrow.RecordBatch) error 
 	}
 	defer b.Abort() //nolint:errcheck // no-op after Send
 	for i, rec := range recs {
-		s.convert(rec)
+		s.block.fill(rec, s.lastAt)
 		if err := s.block.setColumns(b.Columns(), s.Resend); err != nil {
 			return fmt.Errorf("insert of %d rows: %w", n, err)
 		}
@@ -150,26 +147,18 @@ func (s *Sink) WriteBlocks(ctx context.Context, recs []arrow.RecordBatch) error 
 	return nil
 }
 
-// reconcile hands the event-time range of the whole block last converted (the rows of the failed
-// attempt as well as the ones inserted now) to s.Reconcile, if set.
-func (s *Sink) reconcile(ctx context.Context) {
-	if s.Reconcile == nil || len(s.block.ms) == 0 {
+// reconcile hands the event-time range of rec, the whole block of a retried insert (the rows of
+// the failed attempt as well as the ones inserted now), to s.Reconcile, if set.
+func (s *Sink) reconcile(ctx context.Context, rec arrow.RecordBatch) {
+	if s.Reconcile == nil || rec.NumRows() == 0 {
 		return
 	}
-	s.Reconcile(ctx, time.Unix(s.lo, 0), time.Unix(s.hi, 0))
-}
-
-// convert makes s.block the columns of rec (see nativeBlock) and s.lo, s.hi its event seconds'
-// range.
-func (s *Sink) convert(rec arrow.RecordBatch) {
-	s.block.fill(rec, s.lastAt)
-	s.lo, s.hi = 0, 0
-	for i, sec := range s.block.secs {
-		if i == 0 || int64(sec) < s.lo {
-			s.lo = int64(sec)
-		}
-		s.hi = max(s.hi, int64(sec))
+	ms := rec.Column(schemas.ColTS).(*array.Timestamp).TimestampValues()
+	lo, hi := ms[0], ms[0]
+	for _, t := range ms {
+		lo, hi = min(lo, t), max(hi, t)
 	}
+	s.Reconcile(ctx, time.Unix(floorDiv(int64(lo), 1000), 0), time.Unix(floorDiv(int64(hi), 1000), 0))
 }
 
 func floorDiv(a, b int64) int64 {
