@@ -151,7 +151,20 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, logger *slog.Logger) err
 	cfg := c.Pipeline
 	cfg.Logger = logger
 	cfg.Landed = LandedFrom(conn)
-	cfg.Progress, cfg.Group = ProgressTo(conn), c.Group
+	// The progress reports have a connection pool of their own: each report has a deadline, and
+	// clickhouse-go can close a pooled connection when a deadline fires as its query ends; in a
+	// shared pool the next insert would get it, fail, and be retried with a lookup (CI saw the
+	// error once, in TestAlertWithLaggingConsumer, when reports timed out on a loaded machine).
+	var progressConn driver.Conn
+	if err := retryUntil(ctx, &connectCfg, "connect to clickhouse for progress reports", func(ctx context.Context) error {
+		var err error
+		progressConn, err = warehouse.Open(ctx, c.ClickHouse, logger)
+		return err
+	}, func() {}); err != nil {
+		return err
+	}
+	defer progressConn.Close()
+	cfg.Progress, cfg.Group = ProgressTo(progressConn), c.Group
 	cfg.Sweep = SweepFrom(conn)
 	dialer, err := KafkaGoDialer(c.Kafka)
 	if err != nil {
