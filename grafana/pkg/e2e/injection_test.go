@@ -40,7 +40,9 @@ var rawPayloads = []string{
 }
 
 // snapshot is the row counts of the test database and every table of the server, but for other
-// tests' databases (spacepulse_test_*: packages tested in parallel create and drop them).
+// tests' databases: packages tested in parallel create and drop them, and every one of them is
+// named spacepulse_<purpose>_<random> (spacepulse_test_, spacepulse_lag_, spacepulse_kill_,
+// spacepulse_derive_ ...), while a real warehouse's database is not ("spacepulse", "default").
 func snapshot(t *testing.T, conn driver.Conn) string {
 	t.Helper()
 	var events, seconds, minutes uint64
@@ -48,7 +50,7 @@ func snapshot(t *testing.T, conn driver.Conn) string {
 	row := conn.QueryRow(ctx(t), `SELECT
 		(SELECT count() FROM events), (SELECT count() FROM space_second_counts), (SELECT count() FROM space_minute_counts),
 		(SELECT arrayStringConcat(groupArray(concat(database, '.', name)), ',') FROM (SELECT database, name FROM system.tables
-			WHERE database != 'system' AND (database = currentDatabase() OR NOT startsWith(database, 'spacepulse_test_'))
+			WHERE database != 'system' AND (database = currentDatabase() OR NOT match(database, '^spacepulse_[a-z]+_'))
 			ORDER BY database, name))`)
 	if err := row.Scan(&events, &seconds, &minutes, &tables); err != nil {
 		t.Fatalf("snapshot: %v", err)
