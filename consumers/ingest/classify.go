@@ -69,6 +69,10 @@ var tooBigCodes = map[int32]string{
 // matters more than progress: an unknown error stalls the partition, loudly, instead of sending
 // good events to the dead-letter topic.
 func classify(err error) errClass {
+	var re *reconcileError
+	if errors.As(err, &re) {
+		return transient // the rows landed: only the reconcile after them is to be done again
+	}
 	var ex *clickhouse.Exception
 	if !errors.As(err, &ex) {
 		return transient

@@ -34,7 +34,7 @@ func TestClusterSinkResendIsDeduplicated(t *testing.T) {
 	sink := NewClusterSink(conn, ch.Database)
 	var reconciles atomic.Int32
 	rc := reconciler(conn, testLogger(t))
-	sink.Reconcile = func(ctx context.Context, from, to time.Time) { reconciles.Add(1); rc(ctx, from, to) }
+	sink.Reconcile = func(ctx context.Context, from, to time.Time) error { reconciles.Add(1); return rc(ctx, from, to) }
 	failover := NewClusterSink(otherConn, ch.Database)
 	failover.Reconcile = sink.Reconcile
 	twice := 0

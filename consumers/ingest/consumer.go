@@ -307,20 +307,21 @@ func serveMetrics(c ConsumerConfig, conn pinger, s *Stats, r *GroupReader, logge
 	}, nil
 }
 
-// reconciler returns the Sink's Reconcile: warehouse.Reconcile over the range, logged. A failure
-// is logged, not returned: the events landed, and the rollup can be reconciled again later
-// (spacepulse-migrate -reconcile).
-func reconciler(conn driver.Conn, logger *slog.Logger) func(ctx context.Context, from, to time.Time) {
-	return func(ctx context.Context, from, to time.Time) {
+// reconciler returns the Sink's Reconcile: warehouse.Reconcile over the range, a repair logged.
+// A failure is returned: the Sink fails the insert with it, and the writer retries the block,
+// reconciling again, before it commits (until 2026-12-08 it was only logged, and a server killed
+// again during the reconcile left a rollup short: TestServerKilledDuringIngestion caught it).
+func reconciler(conn driver.Conn, logger *slog.Logger) func(ctx context.Context, from, to time.Time) error {
+	return func(ctx context.Context, from, to time.Time) error {
 		rep, err := warehouse.Reconcile(ctx, conn, from, to, 2*time.Second)
-		switch {
-		case err != nil:
-			logger.Error("reconcile after a retried insert failed: run spacepulse-migrate -reconcile over the range",
-				slog.Time("from", from.UTC()), slog.Time("to", to.UTC()), slog.Any("err", err))
-		case rep != (warehouse.Repair{}):
+		if err != nil {
+			return err
+		}
+		if rep != (warehouse.Repair{}) {
 			logger.Warn("rollups reconciled after a retried insert", slog.Time("from", from.UTC()), slog.Time("to", to.UTC()),
 				slog.Int("second_cells", rep.Seconds), slog.Int("minute_cells", rep.Minutes), slog.Int("latency_cells", rep.Latency),
 				slog.Int64("rows", rep.Rows), slog.Int("unsettled", rep.Unsettled))
 		}
+		return nil
 	}
 }

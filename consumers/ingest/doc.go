@@ -84,7 +84,10 @@
 // materialized views, so a server killed during an insert can keep the events
 // and lose rollup rows. After every retried insert the Sink reconciles the
 // block's event-time range (warehouse.Reconcile: each rollup cell compared
-// with a count of the raw rows, corrected by one more row).
+// with a count of the raw rows, corrected by one more row). A reconcile that
+// fails (the server killed again) fails the insert: the block is retried and
+// reconciled again, and its offsets are committed only after a reconcile has
+// succeeded.
 //
 // # Progress records (the ingest watermark)
 //

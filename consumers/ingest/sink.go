@@ -45,8 +45,11 @@ type Sink struct {
 
 	// Reconcile, when not nil, receives the event-time range of a block inserted after a failed
 	// attempt: a server that died during that attempt may have kept its events but not all of
-	// its rollup rows (see warehouse.Reconcile).
-	Reconcile func(ctx context.Context, from, to time.Time)
+	// its rollup rows (see warehouse.Reconcile). When it fails (the server died again meanwhile,
+	// say), WriteBlock fails with a reconcileError, a transient error: the writer retries the
+	// block with again, which finds its rows landed and reconciles the range again, and does not
+	// commit the batch before a reconcile has succeeded.
+	Reconcile func(ctx context.Context, from, to time.Time) error
 
 	block nativeBlock // the columns of the record being inserted
 }
@@ -82,8 +85,7 @@ func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch, again bool
 		if len(keep) == 0 {
 			// Every row landed in the failed attempt, but its view parts may not have:
 			// the rollups of the whole block are checked all the same.
-			s.reconcile(ctx, rec)
-			return nil
+			return s.reconcile(ctx, rec)
 		}
 		if keep[0] != [2]int64{0, rec.NumRows()} {
 			kept := concatRows(rec, keep, memory.DefaultAllocator)
@@ -104,7 +106,7 @@ func (s *Sink) WriteBlock(ctx context.Context, rec arrow.RecordBatch, again bool
 		return fmt.Errorf("insert %d rows into events: %w", n, err)
 	}
 	if again {
-		s.reconcile(ctx, rec)
+		return s.reconcile(ctx, rec)
 	}
 	return nil
 }
@@ -148,18 +150,38 @@ func (s *Sink) WriteBlocks(ctx context.Context, recs []arrow.RecordBatch) error 
 }
 
 // reconcile hands the event-time range of rec, the whole block of a retried insert (the rows of
-// the failed attempt as well as the ones inserted now), to s.Reconcile, if set.
-func (s *Sink) reconcile(ctx context.Context, rec arrow.RecordBatch) {
+// the failed attempt as well as the ones inserted now), to s.Reconcile, if set; its failure comes
+// back as a reconcileError.
+func (s *Sink) reconcile(ctx context.Context, rec arrow.RecordBatch) error {
 	if s.Reconcile == nil || rec.NumRows() == 0 {
-		return
+		return nil
 	}
 	ms := rec.Column(schemas.ColTS).(*array.Timestamp).TimestampValues()
 	lo, hi := ms[0], ms[0]
 	for _, t := range ms {
 		lo, hi = min(lo, t), max(hi, t)
 	}
-	s.Reconcile(ctx, time.Unix(floorDiv(int64(lo), 1000), 0), time.Unix(floorDiv(int64(hi), 1000), 0))
+	from, to := time.Unix(floorDiv(int64(lo), 1000), 0).UTC(), time.Unix(floorDiv(int64(hi), 1000), 0).UTC()
+	if err := s.Reconcile(ctx, from, to); err != nil {
+		return &reconcileError{from: from, to: to, err: err}
+	}
+	return nil
 }
+
+// reconcileError is a failed reconcile after a retried insert: the block's rows landed, and its
+// rollups may still be short. classify takes it as transient whatever ClickHouse said (the rows
+// are not at fault: it must never send them to the dead-letter topic or split the block).
+type reconcileError struct {
+	from, to time.Time
+	err      error
+}
+
+func (e *reconcileError) Error() string {
+	return fmt.Sprintf("reconcile the rollups of %s to %s after a retried insert (the block is retried, and reconciled again, before its commit): %v",
+		e.from.Format(time.RFC3339), e.to.Format(time.RFC3339), e.err)
+}
+
+func (e *reconcileError) Unwrap() error { return e.err }
 
 func floorDiv(a, b int64) int64 {
 	q := a / b

@@ -2,9 +2,12 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/spacepulse/spacepulse/producers/synth"
 )
@@ -12,7 +15,10 @@ import (
 // TestSinkRetryReconcilesWhenEveryRowLanded is the server dying after an insert's events part and
 // before its view parts, with every row of the block in events: the retry has nothing left to
 // insert and must still reconcile the block's rollups (TestServerKilledDuringIngestion found a
-// curve 5 listeners short when it did not).
+// curve 5 listeners short when it did not). The first retry's reconcile fails, as when the server
+// is killed again during it: that retry must fail (transient, never a refusal), and the next one
+// reconcile (TestServerKilledDuringIngestion found a curve 9 listeners short when a failed
+// reconcile was only logged).
 func TestSinkRetryReconcilesWhenEveryRowLanded(t *testing.T) {
 	_, ch := servers(t)
 	ch, conn := newDatabase(t, ch)
@@ -24,9 +30,11 @@ func TestSinkRetryReconcilesWhenEveryRowLanded(t *testing.T) {
 	sink := NewSink(conn, ch.Database)
 	var calls atomic.Int32
 	rc := reconciler(conn, testLogger(t))
-	sink.Reconcile = func(ctx context.Context, from, to time.Time) {
-		calls.Add(1)
-		rc(ctx, from, to)
+	sink.Reconcile = func(ctx context.Context, from, to time.Time) error {
+		if calls.Add(1) == 1 {
+			return errServerDied // the server killed again during the first reconcile
+		}
+		return rc(ctx, from, to)
 	}
 	if err := sink.WriteBlock(ctx, rec, false); err != nil {
 		t.Fatal(err)
@@ -46,11 +54,20 @@ func TestSinkRetryReconcilesWhenEveryRowLanded(t *testing.T) {
 	if n := count(t, conn, "SELECT toUInt64(sum(events) + 0) FROM space_second_counts"); n != 0 {
 		t.Fatalf("the damage left %d second counts: the test proves nothing", n)
 	}
+	// The first retry's reconcile fails: the insert fails with it, as a transient error (the
+	// writer retries the block and does not commit it; the rows must not go to the DLQ).
+	err := sink.WriteBlock(ctx, rec, true)
+	if !errors.Is(err, errServerDied) || classify(err) != transient {
+		t.Fatalf("retry with a failing reconcile: %v (%s), want errServerDied, transient", err, classify(err))
+	}
+	if n := count(t, conn, "SELECT toUInt64(sum(events) + 0) FROM space_second_counts"); n != 0 {
+		t.Fatalf("the failed reconcile changed the rollup (%d second counts)", n)
+	}
 	if err := sink.WriteBlock(ctx, rec, true); err != nil {
 		t.Fatal(err)
 	}
-	if calls.Load() != 1 {
-		t.Fatalf("the retry of a block that had fully landed called Reconcile %d times, want once", calls.Load())
+	if calls.Load() != 2 {
+		t.Fatalf("two retries of a block that had fully landed called Reconcile %d times, want once each", calls.Load())
 	}
 	if n := count(t, conn, "SELECT count() FROM events"); n != uint64(len(evs)) {
 		t.Fatalf("events holds %d rows for %d events, want each once", n, len(evs))
@@ -91,3 +108,7 @@ func TestSinkWriteBlocksLandsOnePart(t *testing.T) {
 	}
 	checkFigures(t, conn, evs)
 }
+
+// errServerDied stands for a reconcile cut by the server's death: any error, even a ClickHouse
+// exception classify would take for refused rows, must leave the block to be retried.
+var errServerDied = &clickhouse.Exception{Code: 53, Message: "reconcile cut short (test)"}
