@@ -54,6 +54,9 @@ func (b *batch) release() {
 type fetched struct {
 	msgs  []kafka.Message
 	loads int64
+	// quiet, with no messages: Kafka has had nothing more for Config.QuietAfter, so the batch
+	// being filled is cut now rather than at BatchAge.
+	quiet bool
 }
 
 // lateEvent is a valid event older than the index covers, kept (owning its strings) until the

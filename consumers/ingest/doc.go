@@ -115,7 +115,13 @@
 // Run starts a fetcher (Kafka → one bounded channel per decoder, fed runs of a
 // fetch's messages without copying), Config.Decoders batchers (decode,
 // validate, keep copies out, append; each cuts its own batches on rows, bytes
-// or age) and a writer (the three steps above), plus the progress reporter and
+// or age, or when the topic went quiet: a fetch that waited Config.QuietAfter,
+// 250 ms, for nothing makes every batcher cut what it holds, so the end of a
+// burst lands at once instead of up to BatchAge later, while a stream that
+// keeps coming, however slowly, still fills batches for BatchAge; make bench
+// went from 704k-758k to 781k-800k events/s with it, the last 0.6 s of its
+// 6.9 s being the final batches waiting out their age) and a writer (the three
+// steps above), plus the progress reporter and
 // the copy sweep when configured. A batcher gets the messages of partition
 // modulo Decoders, so each partition stays in order; decoding, the dearest
 // step, runs in parallel, while every batcher checks the one landed-event index

@@ -183,14 +183,37 @@ func (p *Pipeline) fetch(ctx context.Context, outs []chan fetched) error {
 	// would make a batcher reload the index for every partition it first sees in a later fetch
 	// (a client fetches partitions gradually), reading everything landed since the start again.
 	assignments, loads := int64(-1), int64(0)
+	quiet := false // the batchers were told Kafka is quiet, and nothing came since
 	for {
-		ms, err := p.src.FetchMessages(ctx)
+		// A fetch that waits QuietAfter for nothing says the topic is quiet: the batchers cut
+		// what they hold (a cancelled poll takes no message: they stay buffered in the client).
+		fctx, cancel := ctx, context.CancelFunc(func() {})
+		if p.cfg.QuietAfter > 0 {
+			fctx, cancel = context.WithTimeout(ctx, p.cfg.QuietAfter)
+		}
+		ms, err := p.src.FetchMessages(fctx)
+		waited := fctx.Err() != nil
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil // stopping: the batchers drain what was fetched
 			}
+			if waited && errors.Is(err, context.DeadlineExceeded) {
+				if !quiet {
+					for _, out := range outs {
+						select {
+						case out <- fetched{quiet: true}:
+						case <-ctx.Done():
+							return nil
+						}
+					}
+					quiet = true
+				}
+				continue
+			}
 			return fmt.Errorf("fetch from kafka: %w", err)
 		}
+		quiet = false
 		if a := p.src.Assignments(); a != assignments {
 			assignments, loads = a, p.loads.Load()
 		}
@@ -235,6 +258,12 @@ func (p *Pipeline) batch(ctx context.Context, shared *sharedIndex, in <-chan fet
 		case f, ok := <-in:
 			if !ok {
 				return send()
+			}
+			if f.quiet {
+				if err := send(); err != nil { // nothing more is coming for now
+					return err
+				}
+				continue
 			}
 			for i := range f.msgs {
 				full, err := b.add(ctx, &f.msgs[i], f.loads)

@@ -138,7 +138,7 @@ func TestPipelineOrderAndRetries(t *testing.T) {
 		}
 		store := &fakeStore{j: j, fails: storeFails}
 		dlq := &fakeDLQ{j: j}
-		p := New(Config{BatchRows: 4, BatchAge: time.Hour, RetryMin: time.Millisecond, RetryMax: time.Millisecond,
+		p := New(Config{BatchRows: 4, BatchAge: time.Hour, QuietAfter: -1, RetryMin: time.Millisecond, RetryMax: time.Millisecond,
 			Logger: slog.New(slog.DiscardHandler)}, src, store, dlq)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
@@ -392,7 +392,7 @@ func TestWriterInsertsQueuedBatchesTogether(t *testing.T) {
 		}
 		store := &groupStore{fakeStore: fakeStore{j: j}, entered: make(chan struct{}), gate: make(chan struct{}),
 			groupFails: groupFails}
-		p := New(Config{BatchRows: 4, BatchAge: time.Hour, InsertRows: insertRows, RetryMin: time.Millisecond,
+		p := New(Config{BatchRows: 4, BatchAge: time.Hour, QuietAfter: -1, InsertRows: insertRows, RetryMin: time.Millisecond,
 			RetryMax: time.Millisecond, Logger: slog.New(slog.DiscardHandler)}, src, store, &fakeDLQ{j: j})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
@@ -424,4 +424,51 @@ func TestWriterInsertsQueuedBatchesTogether(t *testing.T) {
 		[]string{"insert 4", "commit 3", "insert together failed", "again", "insert 4", "commit 7", "again", "insert 4", "commit 11"})
 	f("InsertRows at BatchRows: one batch an insert", 0, 4,
 		[]string{"insert 4", "commit 3", "insert 4", "commit 7", "insert 4", "commit 11"})
+}
+
+// TestQuietTopicCutsAtOnce: with BatchAge an hour, a batch is cut once Kafka has had nothing for
+// QuietAfter (the end of a burst lands at once), and not while messages keep coming faster than
+// that, however slowly (a steady stream still fills its batches).
+func TestQuietTopicCutsAtOnce(t *testing.T) {
+	j := &journal{}
+	msgs := validMessages(30)
+	src := &fakeFetcher{j: j, msgs: make(chan kafka.Message, len(msgs))}
+	store := &fakeStore{j: j}
+	p := New(Config{BatchRows: 1000, BatchAge: time.Hour, QuietAfter: 100 * time.Millisecond, Decoders: 1,
+		Logger: slog.New(slog.DiscardHandler)}, src, store, &fakeDLQ{j: j})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	wait := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after 5 s (steps %q)", what, j.all())
+			}
+		}
+	}
+	// A burst, then nothing: landed after about QuietAfter, not BatchAge.
+	start := time.Now()
+	for _, m := range msgs[:10] {
+		src.msgs <- m
+	}
+	wait("the burst landed", func() bool { return len(j.all()) == 2 })
+	if took := time.Since(start); took < 100*time.Millisecond {
+		t.Errorf("the burst landed after %s, before the topic was quiet for QuietAfter", took)
+	}
+	// A trickle, a message every 20 ms (QuietAfter 100 ms): one batch, cut only when it stops.
+	for _, m := range msgs[10:] {
+		src.msgs <- m
+		time.Sleep(20 * time.Millisecond)
+	}
+	wait("the trickle landed", func() bool { return len(j.all()) == 4 })
+	if got, want := describe("%q", j.all()), describe("%q", []string{"insert 10", "commit 9", "insert 20", "commit 29"}); got != want {
+		t.Fatalf("steps %s, want %s", got, want)
+	}
 }

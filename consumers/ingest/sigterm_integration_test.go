@@ -40,7 +40,7 @@ func TestConsumerBinaryDrainsOnSIGTERM(t *testing.T) {
 	metricsAddr := ln.Addr().String()
 	ln.Close()
 	var stderr strings.Builder
-	cmd := exec.Command(bin, "-batch-rows", "1000000", "-batch-age", "1h", "-log-level", "debug", "-metrics-addr", metricsAddr)
+	cmd := exec.Command(bin, "-batch-rows", "1000000", "-batch-age", "1h", "-batch-quiet", "0", "-log-level", "debug", "-metrics-addr", metricsAddr)
 	cmd.Env = append(os.Environ(),
 		"SPACEPULSE_KAFKA_BROKERS="+brokers[0], "SPACEPULSE_KAFKA_TOPIC="+topic, "SPACEPULSE_DLQ_TOPIC="+dlq,
 		"SPACEPULSE_KAFKA_GROUP="+group, "SPACEPULSE_CLICKHOUSE_ADDR="+ch.Addr, "SPACEPULSE_CLICKHOUSE_DATABASE="+ch.Database)

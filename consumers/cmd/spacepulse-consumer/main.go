@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spacepulse/spacepulse/schemas/cli"
 	"github.com/spacepulse/spacepulse/schemas/endpoint"
@@ -140,6 +141,19 @@ func flags(c *config) *cli.FlagSet {
 	fs.IntVar(&p.BatchRows, "batch-rows", ingest.DefaultBatchRows, "cut a batch at this many events")
 	fs.IntVar(&p.BatchBytes, "batch-bytes", ingest.DefaultBatchBytes, "cut a batch at this many bytes of Kafka values")
 	fs.DurationVar(&p.BatchAge, "batch-age", ingest.DefaultBatchAge, "cut a non-empty batch this long after its first event")
+	fs.Func("batch-quiet", "cut the batches being filled once Kafka has had nothing more for this long, so that the end of a burst lands at once (default "+
+		ingest.DefaultQuietAfter.String()+"; 0: off, cut on -batch-rows, -batch-bytes and -batch-age only)", func(v string) error {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil || d < 0:
+			return fmt.Errorf("%q: want a duration such as 250ms, or 0 to turn it off", v)
+		case d == 0:
+			p.QuietAfter = -1
+		default:
+			p.QuietAfter = d
+		}
+		return nil
+	})
 	fs.DurationVar(&p.DrainTimeout, "drain-timeout", ingest.DefaultDrainTimeout, "how long the final flush and commit may take on shutdown (the whole shutdown takes at most this plus 8s)")
 	fs.BoolVar(&k.Migrate, "migrate", false, "apply the ClickHouse migrations at start (for one consumer on one machine; otherwise run spacepulse-migrate once)")
 	fs.StringVar(&k.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464; empty: off)")

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseSaysWhatToChange(t *testing.T) {
@@ -47,6 +48,23 @@ func TestParseSaysWhatToChange(t *testing.T) {
 	f([]string{"-clickhouse-addr", "a:9440, b:9440"}, nil, "")
 	f([]string{"-clickhouse-password-file", "/no/such/file"}, nil, "SPACEPULSE_CLICKHOUSE_PASSWORD_FILE")
 	f([]string{"-kafka-group", "g2"}, map[string]string{"SPACEPULSE_KAFKA_TOPIC": "other"}, "")
+	f([]string{"-batch-quiet", "-1s"}, nil, "or 0 to turn it off")
+	f(nil, map[string]string{"SPACEPULSE_BATCH_QUIET": "soon"}, "SPACEPULSE_BATCH_QUIET")
+	f(nil, map[string]string{"SPACEPULSE_BATCH_QUIET": "100ms"}, "")
+}
+
+// -batch-quiet: the default leaves the library's (250ms), 0 turns the quiet cut off (negative in
+// the library's Config), a duration sets it.
+func TestBatchQuiet(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want time.Duration
+	}{{nil, 0}, {[]string{"-batch-quiet", "0"}, -1}, {[]string{"-batch-quiet", "100ms"}, 100 * time.Millisecond}} {
+		got, err := parse(c.args)
+		if err != nil || got.Consumer.Pipeline.QuietAfter != c.want {
+			t.Errorf("parse %q: QuietAfter %s, %v; want %s", c.args, got.Consumer.Pipeline.QuietAfter, err, c.want)
+		}
+	}
 }
 
 func check(t *testing.T, args []string, env map[string]string, want string) {
