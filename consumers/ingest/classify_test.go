@@ -27,6 +27,9 @@ func TestClassify(t *testing.T) {
 	for _, code := range []int32{6, 27, 38, 41, 53, 69, 70, 72, 117, 131, 321, 349, 395} {
 		f(ex(code), refused)
 	}
+	// A reconcile after a retried insert that failed: the rows landed, whatever the code says.
+	f(fmt.Errorf("insert: %w", &reconcileError{err: ex(53)}), transient)
+	f(&reconcileError{err: ex(241)}, transient)
 	// A block too big for the server's memory: halves may fit.
 	f(ex(241), tooBig)
 	f(ex(173), tooBig)
