@@ -45,8 +45,9 @@ type nativeBlock struct {
 	insertedAt                []proto.DateTime
 }
 
-// fill makes b the columns of rec; insertedAt is every row's inserted_at (used only by a
-// cluster sink's query, which names that column).
+// fill makes b the columns of rec; insertedAt, unless zero, is every row's inserted_at (a
+// cluster sink's query names that column; a single server's leaves it to its DEFAULT, so its
+// rows cost nothing there).
 func (b *nativeBlock) fill(rec arrow.RecordBatch, insertedAt time.Time) {
 	n := int(rec.NumRows())
 	b.ids = uuidView(rec.Column(schemas.ColEventID).(*array.FixedSizeBinary))
@@ -85,9 +86,11 @@ func (b *nativeBlock) fill(rec arrow.RecordBatch, insertedAt time.Time) {
 	b.partition = rec.Column(schemas.ColKafkaPartition).(*array.Int32).Int32Values()
 	b.offset = rec.Column(schemas.ColKafkaOffset).(*array.Int64).Int64Values()
 	b.insertedAt = b.insertedAt[:0]
-	at := proto.DateTime(insertedAt.Unix())
-	for range n {
-		b.insertedAt = append(b.insertedAt, at)
+	if !insertedAt.IsZero() {
+		at := proto.DateTime(insertedAt.Unix())
+		for range n {
+			b.insertedAt = append(b.insertedAt, at)
+		}
 	}
 }
 
@@ -102,6 +105,9 @@ func (b *nativeBlock) setColumns(cols []column.Interface, withInsertedAt bool) e
 	}
 	if len(cols) != want {
 		return fmt.Errorf("the insert has %d columns, want %d", len(cols), want)
+	}
+	if withInsertedAt && len(b.insertedAt) != len(b.ms) {
+		return fmt.Errorf("inserted_at of %d rows for %d rows (fill was given no insert time)", len(b.insertedAt), len(b.ms))
 	}
 	ok := setCol(cols[0], b.ids) && setCol(cols[1], b.kind) &&
 		setDateTime(cols[2], b.secs) && setCol(cols[3], b.ms) &&
