@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"container/list"
 	"sync"
 	"time"
 
@@ -17,8 +16,7 @@ type curveCache struct {
 	mu        sync.Mutex
 	maxPoints int
 	points    int
-	order     *list.List // of *curveEntry, most recent first
-	byKey     map[curveKey]*list.Element
+	entries   lru[curveKey, curveEntry]
 }
 
 type curveKey struct {
@@ -28,29 +26,27 @@ type curveKey struct {
 }
 
 type curveEntry struct {
-	key     curveKey
 	version string
 	series  warehouse.ConcurrencySeries
 }
 
 func newCurveCache(maxPoints int) *curveCache {
-	return &curveCache{maxPoints: maxPoints, order: list.New(), byKey: map[curveKey]*list.Element{}}
+	return &curveCache{maxPoints: maxPoints, entries: newLRU[curveKey, curveEntry]()}
 }
 
 func (c *curveCache) get(k curveKey, version string) (warehouse.ConcurrencySeries, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	el, ok := c.byKey[k]
-	if !ok {
+	e := c.entries.find(k)
+	if e == nil {
 		return warehouse.ConcurrencySeries{}, false
 	}
-	e := el.Value.(*curveEntry)
-	if e.version != version {
-		c.remove(el)
+	if e.val.version != version {
+		c.remove(e)
 		return warehouse.ConcurrencySeries{}, false
 	}
-	c.order.MoveToFront(el)
-	return e.series, true
+	c.entries.touch(e)
+	return e.val.series, true
 }
 
 func (c *curveCache) put(k curveKey, version string, s warehouse.ConcurrencySeries) {
@@ -60,19 +56,17 @@ func (c *curveCache) put(k curveKey, version string, s warehouse.ConcurrencySeri
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.byKey[k]; ok {
-		c.remove(el)
+	if e := c.entries.find(k); e != nil {
+		c.remove(e)
 	}
-	c.byKey[k] = c.order.PushFront(&curveEntry{key: k, version: version, series: s})
+	c.entries.add(k, curveEntry{version: version, series: s})
 	c.points += n
 	for c.points > c.maxPoints {
-		c.remove(c.order.Back())
+		c.remove(c.entries.oldest())
 	}
 }
 
-func (c *curveCache) remove(el *list.Element) {
-	e := el.Value.(*curveEntry)
-	c.order.Remove(el)
-	delete(c.byKey, e.key)
-	c.points -= len(e.series.Time)
+func (c *curveCache) remove(e *lruEntry[curveKey, curveEntry]) {
+	c.entries.remove(e)
+	c.points -= len(e.val.series.Time)
 }

@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"container/list"
 	"sync"
 
 	"github.com/spacepulse/spacepulse/sql/warehouse"
@@ -18,12 +17,11 @@ import (
 // its stamp keeps 1 + its parts, once however many buckets share it (a refresh restamps every
 // bucket it serves with its own snapshot, so few are kept).
 type userCache struct {
-	mu     sync.Mutex
-	max    int
-	weight int
-	order  *list.List // of *userEntry, most recent first
-	byKey  map[userKey]*list.Element
-	stamps map[warehouse.RowsStamp]int // buckets per stamp
+	mu      sync.Mutex
+	max     int
+	weight  int
+	stamps  map[warehouse.RowsStamp]int // buckets per stamp
+	entries lru[userKey, userEntry]
 }
 
 // userKey is one bucket of one room: [start, start+step) in unix seconds.
@@ -42,13 +40,12 @@ type userFigures struct {
 }
 
 type userEntry struct {
-	key   userKey
 	stamp warehouse.RowsStamp
 	fig   userFigures
 }
 
 func newUserCache(max int) *userCache {
-	return &userCache{max: max, order: list.New(), byKey: map[userKey]*list.Element{}, stamps: map[warehouse.RowsStamp]int{}}
+	return &userCache{max: max, stamps: map[warehouse.RowsStamp]int{}, entries: newLRU[userKey, userEntry]()}
 }
 
 // get returns the figures of k if they are cached, full when full is asked, and their rows are
@@ -56,40 +53,39 @@ func newUserCache(max int) *userCache {
 func (c *userCache) get(k userKey, v *warehouse.EventsVersion, full bool) (userFigures, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	el, ok := c.byKey[k]
-	if !ok {
+	e := c.entries.find(k)
+	if e == nil {
 		return userFigures{}, false
 	}
-	e := el.Value.(*userEntry)
 	last := k.start + k.step - 1
-	if !v.Unchanged(e.stamp, k.start, last) {
-		c.remove(el)
+	if !v.Unchanged(e.val.stamp, k.start, last) {
+		c.remove(e)
 		return userFigures{}, false
 	}
 	// Unchanged: the rows are those the figures were computed from, so the figures are this
 	// snapshot's too, and the next check can start from it (a merge of parts it already holds
 	// then changes nothing).
-	c.order.MoveToFront(el)
-	if s := v.Stamp(k.start, last); s != e.stamp {
-		c.unref(e.stamp)
-		e.stamp = s
+	c.entries.touch(e)
+	if s := v.Stamp(k.start, last); s != e.val.stamp {
+		c.unref(e.val.stamp)
+		e.val.stamp = s
 		c.ref(s)
 		c.evict()
 	}
-	if full && !e.fig.full {
+	if full && !e.val.fig.full {
 		return userFigures{}, false
 	}
-	return e.fig, true
+	return e.val.fig, true
 }
 
 // put stores the figures of k, computed after the snapshot stamp comes from was read.
 func (c *userCache) put(k userKey, stamp warehouse.RowsStamp, fig userFigures) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.byKey[k]; ok {
-		c.remove(el)
+	if e := c.entries.find(k); e != nil {
+		c.remove(e)
 	}
-	c.byKey[k] = c.order.PushFront(&userEntry{key: k, stamp: stamp, fig: fig})
+	c.entries.add(k, userEntry{stamp: stamp, fig: fig})
 	c.weight++
 	c.ref(stamp)
 	c.evict()
@@ -110,22 +106,20 @@ func (c *userCache) unref(s warehouse.RowsStamp) {
 }
 
 func (c *userCache) evict() {
-	for c.weight > c.max && c.order.Len() > 1 {
-		c.remove(c.order.Back())
+	for c.weight > c.max && c.entries.len() > 1 {
+		c.remove(c.entries.oldest())
 	}
 }
 
-func (c *userCache) remove(el *list.Element) {
-	e := el.Value.(*userEntry)
-	c.order.Remove(el)
-	delete(c.byKey, e.key)
+func (c *userCache) remove(e *lruEntry[userKey, userEntry]) {
+	c.entries.remove(e)
 	c.weight--
-	c.unref(e.stamp)
+	c.unref(e.val.stamp)
 }
 
 // size returns how many buckets are cached and their weight.
 func (c *userCache) size() (buckets, weight int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.order.Len(), c.weight
+	return c.entries.len(), c.weight
 }
